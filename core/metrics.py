@@ -1,0 +1,267 @@
+"""Customer metrics (DESIGN §4) and receivables KPIs (DESIGN §6), as functions of (ledger, today).
+
+Amounts stay Decimal; KPI ratios are Decimal too and only rounded by whoever
+prints them.  Window conventions where DESIGN.md is silent are written in
+docs/rules.md ("Windows").
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from core.model import ZERO, Customer, Invoice, Ledger, Reminder
+
+DSO_NO_SALES = Decimal(999)
+AGE_BUCKETS = ("not_due", "1_30", "31_60", "61_90", "over_90")
+EFFECTIVENESS_WINDOW_DAYS = 14
+
+
+def in_last_days(day: date | None, today: date, days: int) -> bool:
+    """``day`` falls in the ``days`` days ending today (today included)."""
+    return day is not None and 0 <= (today - day).days < days
+
+
+def customer_metrics(customer: Customer, invoices: Iterable[Invoice], today: date) -> dict[str, object]:
+    """The metrics segment rules read (DESIGN §4), in one pass over the customer's invoices.
+
+    Amounts are added as they are, whatever their currency (DESIGN §5, last paragraph).
+    """
+    t = today.toordinal()
+    outstanding = overdue = sales_90 = paid_weight = paid_late_days = ZERO
+    max_days = late_count = open_disputes = 0
+    for inv in invoices:
+        if inv.kind != "invoice":
+            continue
+        open_amount = inv.open_amount
+        if open_amount > 0:
+            outstanding += open_amount
+            days = t - inv.due_date.toordinal()
+            if days > 0:
+                overdue += open_amount
+                late_count += 1
+                if days > max_days:
+                    max_days = days
+            if inv.dispute is not None and inv.dispute.closed is None:
+                open_disputes += 1
+        paid = inv.paid_date
+        if paid is not None and 0 <= t - paid.toordinal() < 365:
+            late = paid.toordinal() - inv.due_date.toordinal()
+            paid_weight += inv.amount
+            if late > 0:
+                paid_late_days += inv.amount * late
+                late_count += 1
+        if 0 <= t - inv.issue_date.toordinal() < 90:
+            sales_90 += inv.amount
+    avg_days_late = paid_late_days / paid_weight if paid_weight > 0 else ZERO
+    if sales_90 > 0:
+        dso = outstanding / sales_90 * 90
+    else:
+        dso = DSO_NO_SALES if outstanding > 0 else ZERO
+    limit = customer.credit_limit
+    return {
+        "outstanding": outstanding,
+        "overdue_amount": overdue,
+        "max_days_overdue": max_days,
+        "avg_days_late": avg_days_late,
+        "late_count": late_count,
+        "dso": dso,
+        "open_disputes": open_disputes,
+        "customer_age_days": (today - customer.created).days if customer.created else 0,
+        "credit_usage": outstanding / limit if limit else ZERO,
+        "tags": customer.tags,
+    }
+
+
+def age_bucket(days_overdue: int) -> str:
+    if days_overdue <= 0:
+        return "not_due"
+    if days_overdue <= 30:
+        return "1_30"
+    if days_overdue <= 60:
+        return "31_60"
+    if days_overdue <= 90:
+        return "61_90"
+    return "over_90"
+
+
+def months_back(day: date, months: int) -> date:
+    """The same day ``months`` calendar months earlier, clamped to the month's end."""
+    index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(index, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    return date(year, month + 1, min(day.day, last))
+
+
+def dso_countback(receivables: Decimal, monthly_sales: Sequence[Decimal],
+                  month_days: Sequence[int]) -> Decimal | None:
+    """Count-back DSO ("par épuisement du CA"): exhaust receivables month by month, newest first.
+
+    ``monthly_sales[k]`` and ``month_days[k]`` are month k's sales and length;
+    month 0 is the current month up to today.
+    """
+    if receivables <= 0:
+        return ZERO
+    remaining, dso = receivables, ZERO
+    for sales, days in zip(monthly_sales, month_days, strict=True):
+        if sales == 0:
+            dso += days
+        elif remaining > sales:
+            dso += days
+            remaining -= sales
+        else:
+            return dso + days * remaining / sales
+    total_sales = sum(monthly_sales, ZERO)
+    if total_sales <= 0:
+        return None
+    daily = total_sales / sum(month_days)
+    return dso + remaining / daily
+
+
+@dataclass
+class Kpis:
+    today: date
+    receivables: Decimal
+    aged_balance: dict[str, Decimal]
+    dso_simple: Decimal | None
+    dso_countback: Decimal | None
+    overdue_ratio: Decimal | None
+    cei: Decimal | None
+    avg_days_to_pay_after_first_reminder: Decimal | None
+    avg_dispute_resolution_days: Decimal | None
+    effectiveness: list[dict[str, object]] = field(default_factory=list)
+    by_currency: dict[str, Decimal] = field(default_factory=dict)
+
+
+def _ratio(numerator: Decimal, denominator: Decimal) -> Decimal | None:
+    return numerator / denominator if denominator != 0 else None
+
+
+def compute_kpis(ledger: Ledger, today: date,
+                 segments: Mapping[str, str] | None = None) -> Kpis:
+    """Receivables KPIs as of today (DESIGN §6).
+
+    ``segments`` maps customer id to segment name, for the effectiveness table.
+    """
+    t = today.toordinal()
+    aged = dict.fromkeys(AGE_BUCKETS, ZERO)
+    open_invoices = open_credits = overdue = not_yet_due = sales_90 = ZERO
+    by_currency: dict[str, Decimal] = defaultdict(lambda: ZERO)
+
+    month_starts = [today.replace(day=1)]
+    for _ in range(12):
+        month_starts.append(months_back(month_starts[-1], 1))
+    month_days = [today.day] + [calendar.monthrange(m.year, m.month)[1] for m in month_starts[1:]]
+    month_of: dict[tuple[int, int], int] = {(m.year, m.month): k for k, m in enumerate(month_starts)}
+    monthly_sales = [ZERO] * 13
+
+    period_start = months_back(today, 3)
+    ps = period_start.toordinal()
+    opening = period_sales = ZERO
+    paid_invoice_dates: dict[str, date] = {}
+
+    for inv in ledger.invoices:
+        open_amount = inv.open_amount
+        if inv.kind != "invoice":
+            if open_amount > 0:
+                open_credits += open_amount
+                by_currency[inv.currency] -= open_amount
+            continue
+        issued = inv.issue_date.toordinal()
+        if open_amount > 0:
+            open_invoices += open_amount
+            by_currency[inv.currency] += open_amount
+            days = t - inv.due_date.toordinal()
+            aged[age_bucket(days)] += open_amount
+            if days > 0:
+                overdue += open_amount
+            else:
+                not_yet_due += open_amount
+        elif inv.paid_date is not None:
+            paid_invoice_dates[inv.id] = inv.paid_date
+        if issued <= t:
+            if t - issued < 90:
+                sales_90 += inv.amount
+            k = month_of.get((inv.issue_date.year, inv.issue_date.month))
+            if k is not None:
+                monthly_sales[k] += inv.amount
+            if issued <= ps:
+                paid = inv.paid_date
+                if open_amount > 0 or paid is None or paid.toordinal() > ps:
+                    opening += inv.amount
+            else:
+                period_sales += inv.amount
+
+    receivables = open_invoices - open_credits
+    if receivables <= 0:
+        dso_simple: Decimal | None = ZERO
+    else:
+        dso_simple = _ratio(receivables * 90, sales_90)
+    cei_denominator = opening + period_sales / 3 - not_yet_due
+    cei_value = _ratio((opening + period_sales / 3 - receivables) * 100, cei_denominator)
+
+    return Kpis(
+        today=today,
+        receivables=receivables,
+        aged_balance=aged,
+        dso_simple=dso_simple,
+        dso_countback=dso_countback(receivables, monthly_sales, month_days),
+        overdue_ratio=_ratio(overdue, receivables) if receivables > 0 else None,
+        cei=cei_value,
+        avg_days_to_pay_after_first_reminder=_days_to_pay_after_first_reminder(
+            ledger.reminders, paid_invoice_dates),
+        avg_dispute_resolution_days=_dispute_resolution_days(ledger.invoices),
+        effectiveness=reminder_effectiveness(ledger, paid_invoice_dates, segments or {}),
+        by_currency=dict(by_currency),
+    )
+
+
+def _days_to_pay_after_first_reminder(reminders: Sequence[Reminder],
+                                      paid_dates: Mapping[str, date]) -> Decimal | None:
+    first: dict[str, date] = {}
+    for reminder in reminders:
+        for line in reminder.invoices:
+            if line.invoice_id in paid_dates:
+                known = first.get(line.invoice_id)
+                if known is None or reminder.date < known:
+                    first[line.invoice_id] = reminder.date
+    delays = [(paid_dates[iid] - sent).days for iid, sent in first.items()
+              if paid_dates[iid] >= sent]
+    return Decimal(sum(delays)) / len(delays) if delays else None
+
+
+def _dispute_resolution_days(invoices: Iterable[Invoice]) -> Decimal | None:
+    spans = [(inv.dispute.closed - inv.dispute.opened).days for inv in invoices
+             if inv.dispute is not None and inv.dispute.closed is not None
+             and inv.dispute.opened is not None and inv.dispute.closed >= inv.dispute.opened]
+    return Decimal(sum(spans)) / len(spans) if spans else None
+
+
+def reminder_effectiveness(ledger: Ledger, paid_dates: Mapping[str, date],
+                           segments: Mapping[str, str]) -> list[dict[str, object]]:
+    """Per (plan, step, channel, segment): reminders sent, and the share of their
+    invoices fully paid within 14 days after the reminder."""
+    window = timedelta(days=EFFECTIVENESS_WINDOW_DAYS)
+    sent: dict[tuple[str, int, str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    for reminder in ledger.reminders:
+        group = (reminder.plan, reminder.step, reminder.channel,
+                 segments.get(reminder.customer_id, ""))
+        counts = sent[group]
+        counts[0] += 1
+        for line in reminder.invoices:
+            counts[1] += 1
+            paid = paid_dates.get(line.invoice_id)
+            if paid is not None and reminder.date <= paid <= reminder.date + window:
+                counts[2] += 1
+    rows: list[dict[str, object]] = []
+    for (plan, step, channel, segment), (reminders, invoices, paid) in sorted(sent.items()):
+        rows.append({
+            "plan": plan, "step": step, "channel": channel, "segment": segment,
+            "reminders": reminders, "invoices": invoices, "paid_within_14_days": paid,
+            "paid_share": Decimal(paid) / invoices if invoices else None,
+        })
+    return rows
