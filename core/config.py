@@ -17,7 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from core.errors import InputError
 from core.penalties import DEFAULT_PAYMENT_DEADLINE_DAYS
 from core.plans import Plan, Step, shipped_plans
-from core.segments import ExpressionError, SegmentRule, compile_condition, shipped_segments
+from core.segments import (
+    MANUAL_SEGMENT,
+    ExpressionError,
+    SegmentRule,
+    compile_condition,
+    shipped_segments,
+)
 
 
 @dataclass(frozen=True)
@@ -158,8 +164,11 @@ def build_config(data: Mapping[str, Any], known_templates: frozenset[str]) -> Co
         raise _Problems(_validation_problems(data, error)) from None
 
     problems: list[InputError] = []
-    overrides = {f"{lang}/{tid}": source for lang, by_id in raw.templates.items()
-                 for tid, source in by_id.items()}
+    overrides = {
+        f"{lang}/{tid}": source
+        for lang, by_id in raw.templates.items()
+        for tid, source in by_id.items()
+    }
     template_ids = known_templates | {key.split("/", 1)[1] for key in overrides}
 
     plans = shipped_plans()
@@ -167,31 +176,48 @@ def build_config(data: Mapping[str, Any], known_templates: frozenset[str]) -> Co
     for index, raw_plan in enumerate(raw.plans):
         record = f"plans[{index}] (name '{raw_plan.name}')"
         if raw_plan.name in seen:
-            problems.append(InputError(f"duplicate plan name '{raw_plan.name}'", record=record,
-                                       field="name"))
+            problems.append(
+                InputError(f"duplicate plan name '{raw_plan.name}'", record=record, field="name")
+            )
         seen.add(raw_plan.name)
         plan = _plan(raw_plan)
         for field_name, message in plan.problems():
             problems.append(InputError(message, record=record, field=field_name))
         for position, step in enumerate(plan.steps, start=1):
             if step.template not in template_ids:
-                problems.append(InputError(
-                    f"unknown template '{step.template}' (known: {', '.join(sorted(template_ids))})",
-                    record=record, field=f"steps[{position}].template"))
+                problems.append(
+                    InputError(
+                        f"unknown template '{step.template}' (known: {', '.join(sorted(template_ids))})",
+                        record=record,
+                        field=f"steps[{position}].template",
+                    )
+                )
         plans[plan.name] = plan
 
     segments: list[SegmentRule] = []
     for index, raw_segment in enumerate(raw.segments):
         record = f"segments[{index}] (name '{raw_segment.name}')"
+        if raw_segment.name == MANUAL_SEGMENT:
+            problems.append(
+                InputError(
+                    f"'{MANUAL_SEGMENT}' is reserved for customers with a manual plan",
+                    record=record,
+                    field="name",
+                )
+            )
         try:
             condition = compile_condition(raw_segment.when, raw_segment.name)
         except ExpressionError as error:
             problems.append(InputError(str(error), record=record, field="when"))
             continue
         if raw_segment.plan not in plans:
-            problems.append(InputError(
-                f"unknown plan '{raw_segment.plan}' (known: {', '.join(sorted(plans))})",
-                record=record, field="plan"))
+            problems.append(
+                InputError(
+                    f"unknown plan '{raw_segment.plan}' (known: {', '.join(sorted(plans))})",
+                    record=record,
+                    field="plan",
+                )
+            )
         segments.append(SegmentRule(raw_segment.name, condition, raw_segment.plan))
 
     if problems:

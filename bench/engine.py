@@ -1,0 +1,180 @@
+"""Engine benchmark: load, plan and KPIs on generated ledgers of N invoices over N/10 customers.
+
+    python bench/engine.py                 # N = 100k and 1M
+    python bench/engine.py --sizes 100000  # one size
+
+Each measurement runs in a fresh child process so its peak memory (max RSS)
+is its own.  Printed per size:
+- load: JSON file -> validated Ledger (orjson + hand-written validation),
+- plan: the engine on the loaded ledger, kpis: KPIs (with segments) on it,
+- end to end: `relance plan --json` through the CLI, JSON ledger in, JSON actions out,
+- the naive baseline it replaces: stdlib json + one pydantic model per record for
+  loading, and a planner that scans the whole journal for every invoice (run on
+  a 10k-invoice ledger only; its cost grows with invoices x reminders).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TODAY = date(2026, 11, 23)
+
+
+def max_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def generate(path: Path, invoices: int) -> None:
+    from connectors.demo.generator import generate_ledger, write_ledger_json
+
+    ledger = generate_ledger(TODAY, customers=max(1, invoices // 10), invoices=invoices, seed=7)
+    write_ledger_json(ledger, path)
+
+
+def measure_in_process(path: Path) -> dict[str, Any]:
+    import orjson
+
+    from core.config import load_config
+    from core.engine import Planner, plan
+    from core.ledger import load_ledger
+    from core.metrics import compute_kpis
+    from core.texts import template_ids
+
+    start = time.perf_counter()
+    ledger = load_ledger(orjson.loads(path.read_bytes()), release=True)
+    loaded = time.perf_counter()
+    config = load_config(None, template_ids())
+    actions = plan(ledger, config, TODAY)
+    planned = time.perf_counter()
+    planner = Planner(ledger, config, TODAY)
+    segments = {c.id: planner.segment(c).segment for c in ledger.customers}
+    compute_kpis(ledger, TODAY, segments)
+    done = time.perf_counter()
+    return {
+        "load_s": loaded - start, "plan_s": planned - loaded, "kpis_s": done - planned,
+        "actions": len(actions), "invoices": len(ledger.invoices),
+        "customers": len(ledger.customers), "max_rss_mb": max_rss_mb(),
+    }
+
+
+def measure_naive(path: Path) -> dict[str, Any]:
+    """The baseline: what a first version would do."""
+    from pydantic import BaseModel, ConfigDict
+
+    from core.config import load_config
+    from core.engine import Planner
+    from core.ledger import load_ledger
+    from core.texts import template_ids
+
+    class InvoiceIn(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        id: str
+        customer_id: str
+        number: str
+        kind: str
+        issue_date: date
+        due_date: date
+        amount: str
+        open_amount: str
+        currency: str
+        paid_date: date | None
+        dispute: dict[str, Any] | None
+        promise_date: date | None
+        escalated: bool
+        factored: bool
+
+    start = time.perf_counter()
+    document = json.loads(path.read_text())
+    for raw in document["invoices"]:
+        InvoiceIn.model_validate(raw)
+    ledger = load_ledger(document)
+    loaded = time.perf_counter()
+
+    config = load_config(None, template_ids())
+    planner = Planner(ledger, config, TODAY)
+    # Naive done steps: scan the whole journal for every open invoice.
+    for inv in ledger.invoices:
+        if inv.open_amount > 0:
+            max((line.step for r in ledger.reminders for line in r.invoices
+                 if line.invoice_id == inv.id), default=0)
+    planner.run()
+    planned = time.perf_counter()
+    return {"load_s": loaded - start, "plan_s": planned - loaded,
+            "invoices": len(ledger.invoices), "max_rss_mb": max_rss_mb()}
+
+
+def child(mode: str, path: Path) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, __file__, "--child", mode, str(path)],
+                         capture_output=True, text=True, check=True)
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
+
+
+def end_to_end(path: Path, out_path: Path) -> dict[str, Any]:
+    relance = Path(sys.executable).with_name("relance")
+    start = time.perf_counter()
+    with out_path.open("wb") as out:
+        process = subprocess.Popen([str(relance), "plan", "--ledger", str(path), "--today",
+                                    TODAY.isoformat(), "--json"], stdout=out)
+        # wait4 gives this child's own peak memory, not the maximum over all children.
+        _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"relance plan failed on {path}")
+    return {"cli_s": elapsed, "max_rss_mb": usage.ru_maxrss / 1024}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--child", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        mode, path = args.child
+        measure = measure_in_process if mode == "engine" else measure_naive
+        print(json.dumps(measure(Path(path))))
+        return
+
+    with tempfile.TemporaryDirectory(prefix="relance-bench-") as tmp:
+        workdir = Path(tmp)
+        naive_path = workdir / "ledger-10000.json"
+        generate(naive_path, 10_000)
+        fast = child("engine", naive_path)
+        naive = child("naive", naive_path)
+        print(f"baseline, 10,000 invoices: load {naive['load_s']:.2f} s -> {fast['load_s']:.2f} s,"
+              f" plan {naive['plan_s']:.2f} s -> {fast['plan_s']:.2f} s")
+        for size in args.sizes:
+            path = workdir / f"ledger-{size}.json"
+            start = time.perf_counter()
+            generate(path, size)
+            generated = time.perf_counter() - start
+            mb = path.stat().st_size / 1e6
+            engine = child("engine", path)
+            e2e = end_to_end(path, workdir / "actions.json")
+            print(f"{engine['invoices']:>9,} invoices / {engine['customers']:,} customers"
+                  f" ({mb:,.0f} MB JSON, generated in {generated:.1f} s)")
+            print(f"  load {engine['load_s']:.2f} s | plan {engine['plan_s']:.2f} s | kpis "
+                  f"{engine['kpis_s']:.2f} s | plan + kpis "
+                  f"{engine['plan_s'] + engine['kpis_s']:.2f} s | {engine['actions']:,} actions"
+                  f" | peak {engine['max_rss_mb']:,.0f} MB")
+            print(f"  end to end `relance plan --json`: {e2e['cli_s']:.2f} s,"
+                  f" peak {e2e['max_rss_mb']:,.0f} MB")
+            path.unlink()
+
+
+if __name__ == "__main__":
+    main()
