@@ -40,26 +40,32 @@ class LedgerIndex:
     """The ledger arranged for the engine: built once, read per customer."""
 
     invoices_by_customer: dict[str, list[Invoice]]
-    done_steps: dict[tuple[str, str], int]
+    # plan name -> invoice id -> highest step recorded under that plan
+    done_by_plan: dict[str, dict[str, int]]
     last_reminder: dict[str, date]
-    customers: dict[str, Customer] = field(default_factory=dict)
 
     @classmethod
     def build(cls, ledger: Ledger) -> LedgerIndex:
         by_customer: dict[str, list[Invoice]] = defaultdict(list)
         for inv in ledger.invoices:
             by_customer[inv.customer_id].append(inv)
-        done: dict[tuple[str, str], int] = {}
+        done_by_plan: dict[str, dict[str, int]] = {}
         last: dict[str, date] = {}
         for reminder in ledger.reminders:
-            for line in reminder.invoices:
-                slot = (line.invoice_id, reminder.plan)
-                if line.step > done.get(slot, 0):
-                    done[slot] = line.step
+            done = done_by_plan.get(reminder.plan)
+            if done is None:
+                done = done_by_plan[reminder.plan] = {}
+            for iid, step in reminder.invoices:
+                if step > done.get(iid, 0):
+                    done[iid] = step
             known = last.get(reminder.customer_id)
             if known is None or reminder.date > known:
                 last[reminder.customer_id] = reminder.date
-        return cls(dict(by_customer), done, last, {c.id: c for c in ledger.customers})
+        return cls(dict(by_customer), done_by_plan, last)
+
+    def done_step(self, invoice_id: str, plan: str) -> int:
+        """The highest step recorded for the invoice under that plan (0 if none)."""
+        return self.done_by_plan.get(plan, {}).get(invoice_id, 0)
 
 
 def is_candidate(inv: Invoice, today: date) -> bool:
@@ -101,13 +107,6 @@ def segment_of(customer: Customer, invoices: Sequence[Invoice], config: Config,
     return assign(config.segments, metrics, customer.plan)
 
 
-@dataclass
-class _Gate:
-    """Why a customer's due reminder does not go out today (None: it does)."""
-
-    reason: str | None
-
-
 class Planner:
     """Plans a whole ledger for one day.  Holds only what is derived once per run."""
 
@@ -120,71 +119,111 @@ class Planner:
         self.business_day = is_business_day(today)
         self.rate = late_interest_rate(today, ecb_rate=config.ecb_rate,
                                        contract_rate=config.late_interest_rate)
+        # Customer-level gates that hold under every plan let the run skip a
+        # customer before computing its metrics; the result is the same.
+        plans = config.plans.values()
+        self._min_cooldown = min((p.cooldown_days for p in plans), default=0)
+        self._closed_under_every_plan = not self.business_day and all(
+            p.business_days_only for p in plans)
+        self._assignments: dict[str, Assignment] = {}
 
     def segment(self, customer: Customer) -> Assignment:
-        invoices = self.index.invoices_by_customer.get(customer.id, [])
-        return segment_of(customer, invoices, self.config, self.today)
+        """The customer's segment and plan today (computed once per run)."""
+        found = self._assignments.get(customer.id)
+        if found is None:
+            invoices = self.index.invoices_by_customer.get(customer.id, [])
+            found = segment_of(customer, invoices, self.config, self.today)
+            self._assignments[customer.id] = found
+        return found
 
     def run(self) -> list[Action]:
         actions: list[Action] = []
+        if self._closed_under_every_plan:
+            return actions
+        by_customer = self.index.invoices_by_customer
+        last_reminder = self.index.last_reminder
+        today = self.today
         for customer in self.ledger.customers:
             if customer.excluded:
                 continue
-            invoices = self.index.invoices_by_customer.get(customer.id)
-            if invoices:
-                actions.extend(self.plan_customer(customer, invoices))
+            invoices = by_customer.get(customer.id)
+            if not invoices:
+                continue
+            last = last_reminder.get(customer.id)
+            if last is not None and (today - last).days < self._min_cooldown:
+                continue
+            for outcome in self.plan_customer(customer, invoices):
+                if isinstance(outcome, Action):
+                    actions.append(outcome)
         actions.sort(key=lambda a: (-a.priority, a.customer_id, a.currency))
         return actions
 
-    def plan_customer(self, customer: Customer, invoices: list[Invoice]) -> list[Action]:
+    def plan_customer(self, customer: Customer, invoices: list[Invoice]) -> list[Action | str]:
+        """The customer's actions today, or for each currency with a due reminder held
+        back, the reason it is held (a string)."""
         today = self.today
-        candidates = [inv for inv in invoices if is_candidate(inv, today)]
+        t = today.toordinal()
+        # Candidate test of DESIGN §5.1, inlined: it runs once per invoice.
+        candidates = [
+            inv for inv in invoices
+            if inv.open_amount and inv.kind == "invoice" and not inv.escalated
+            and not inv.factored and (inv.dispute is None or inv.dispute.closed is not None)
+            and (inv.promise_date is None or inv.promise_date < today)
+        ]
         if not candidates:
             return []
-        assignment = segment_of(customer, invoices, self.config, today)
+        assignment = self.segment(customer)
         if assignment.plan is None:
             return []
         plan = self.config.plans[assignment.plan]
         offsets = self.offsets[plan.name]
-        t = today.toordinal()
-        done_steps = self.index.done_steps
+        first_offset = offsets[0]
+        done = self.index.done_by_plan.get(plan.name, {})
 
-        by_currency: dict[str, list[tuple[Invoice, int, int]]] = defaultdict(list)
+        by_currency: dict[str, list[tuple[Invoice, int, int]]] = {}
         any_needed = False
         for inv in candidates:
             days = t - inv.due_date.toordinal()
-            reached = reached_step(plan, offsets, days, inv.open_amount)
-            needed = reached > done_steps.get((inv.id, plan.name), 0)
-            any_needed |= needed
-            by_currency[inv.currency].append((inv, days, reached if needed else 0))
+            step = 0
+            if days >= first_offset:
+                reached = reached_step(plan, offsets, days, inv.open_amount)
+                if reached and reached > done.get(inv.id, 0):
+                    step = reached
+                    any_needed = True
+            rows = by_currency.get(inv.currency)
+            if rows is None:
+                by_currency[inv.currency] = [(inv, days, step)]
+            else:
+                rows.append((inv, days, step))
         if not any_needed:
             return []
 
-        actions = []
+        outcomes: list[Action | str] = []
         for currency, rows in by_currency.items():
-            action = self._action(customer, invoices, plan, assignment, currency, rows)
-            if action is not None:
-                actions.append(action)
-        return actions
+            outcome = self._action(customer, invoices, plan, assignment, currency, rows)
+            if outcome is not None:
+                outcomes.append(outcome)
+        return outcomes
 
-    def gate(self, customer: Customer, plan: Plan, net_overdue: Decimal, pre_due_only: bool) -> _Gate:
-        """The checks of DESIGN §5.4, in order; the first that stops the reminder is returned."""
+    def gate(self, customer: Customer, plan: Plan, net_overdue: Decimal,
+             pre_due_only: bool) -> str | None:
+        """Why a due reminder is held today (DESIGN §5.4), or None when it goes out."""
         last = self.index.last_reminder.get(customer.id)
         if last is not None and (self.today - last).days < plan.cooldown_days:
-            return _Gate(f"cooldown: last reminder on {last.isoformat()}, "
-                         f"{plan.cooldown_days} days must pass")
+            return (f"cooldown: last reminder on {last.isoformat()}, "
+                    f"{plan.cooldown_days} days must pass")
         if plan.business_days_only and not self.business_day:
-            return _Gate("not a business day")
+            return "not a business day"
         if not pre_due_only:
             if net_overdue <= 0:
-                return _Gate(f"nothing owed: net overdue {net_overdue}")
+                return f"nothing owed: net overdue {net_overdue}"
             if net_overdue < plan.min_amount:
-                return _Gate(f"net overdue {net_overdue} below the plan minimum {plan.min_amount}")
-        return _Gate(None)
+                return f"net overdue {net_overdue} below the plan minimum {plan.min_amount}"
+        return None
 
     def _action(self, customer: Customer, invoices: list[Invoice], plan: Plan,
                 assignment: Assignment, currency: str,
-                rows: list[tuple[Invoice, int, int]]) -> Action | None:
+                rows: list[tuple[Invoice, int, int]]) -> Action | str | None:
         needed = [(inv, days, step) for inv, days, step in rows if step]
         if not needed:
             return None
@@ -196,8 +235,9 @@ class Planner:
         credits_total = sum((c.open_amount for c in credit_notes), ZERO)
         net_overdue = overdue - credits_total
         pre_due_only = all(plan.steps[step - 1].is_pre_due for _, _, step in needed)
-        if self.gate(customer, plan, net_overdue, pre_due_only).reason is not None:
-            return None
+        held = self.gate(customer, plan, net_overdue, pre_due_only)
+        if held is not None:
+            return f"{currency}: {held}"
 
         top = max(step for _, _, step in needed)
         top_step = plan.steps[top - 1]
@@ -238,7 +278,7 @@ class Planner:
                 "step": {"index": top, "offset": top_step.offset, "channel": top_step.channel},
                 "invoices": [
                     {"id": inv.id, "days_overdue": days, "reached": step,
-                     "done": self.index.done_steps.get((inv.id, plan.name), 0)}
+                     "done": self.index.done_step(inv.id, plan.name)}
                     for inv, days, step in needed
                 ],
                 "net_overdue": str(net_overdue),
@@ -288,7 +328,7 @@ class Planner:
                 continue
             days = (today - inv.due_date).days
             reached = reached_step(plan, offsets, days, inv.open_amount)
-            done = self.index.done_steps.get((inv.id, plan.name), 0)
+            done = self.index.done_step(inv.id, plan.name)
             rows.append({
                 "id": inv.id, "number": inv.number, "currency": inv.currency,
                 "due_date": inv.due_date.isoformat(), "days_overdue": days,
@@ -296,13 +336,13 @@ class Planner:
                 "why": self._why(inv, plan, days, reached, done),
             })
         result["invoices"] = rows
-        actions = self.plan_customer(customer, invoices)
+        outcomes = self.plan_customer(customer, invoices) if not customer.excluded else []
+        actions = [o for o in outcomes if isinstance(o, Action)]
+        held = [o for o in outcomes if isinstance(o, str)]
         result["actions"] = actions
-        if not actions and any(r["why"].startswith("needs") for r in rows):
-            result["verdict"] = self._blocked_reason(customer, invoices, plan)
-        else:
-            result["verdict"] = (f"{len(actions)} action(s) today" if actions
-                                 else "nothing needs a reminder today")
+        verdicts = [f"{len(actions)} action(s) today"] if actions else []
+        verdicts += [f"due but held today ({reason})" for reason in held]
+        result["verdict"] = "; ".join(verdicts) or "nothing needs a reminder today"
         return result
 
     def _why(self, inv: Invoice, plan: Plan, days: int, reached: int, done: int) -> str:
@@ -325,18 +365,6 @@ class Planner:
             return f"step {reached} reached and already done"
         step = plan.steps[reached - 1]
         return f"needs step {reached} ({step.channel}, {step.template}); done step {done}"
-
-    def _blocked_reason(self, customer: Customer, invoices: list[Invoice], plan: Plan) -> str:
-        for currency in sorted({inv.currency for inv in invoices}):
-            rows = [inv for inv in invoices if inv.currency == currency]
-            overdue = sum((inv.open_amount for inv in rows if is_candidate(inv, self.today)
-                           and inv.due_date < self.today), ZERO)
-            credits = sum((inv.open_amount for inv in rows
-                           if inv.kind == "credit_note" and inv.open_amount > 0), ZERO)
-            gate = self.gate(customer, plan, overdue - credits, pre_due_only=False)
-            if gate.reason:
-                return f"due but held today ({currency}): {gate.reason}"
-        return "due but held today"
 
 
 def plan(ledger: Ledger, config: Config, today: date) -> list[Action]:

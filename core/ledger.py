@@ -41,6 +41,8 @@ _INVOICE_FIELDS = frozenset({
     "id", "customer_id", "number", "kind", "issue_date", "due_date", "amount", "open_amount",
     "currency", "paid_date", "dispute", "promise_date", "escalated", "factored",
 })
+_FULL_INVOICE = len(_INVOICE_FIELDS)
+_PAID = Decimal("0.00")
 _INVOICE_REQUIRED = ("id", "customer_id", "issue_date", "due_date", "amount", "open_amount")
 _DISPUTE_FIELDS = frozenset({"reason", "opened", "note", "closed"})
 _REMINDER_FIELDS = frozenset({"customer_id", "date", "plan", "channel", "key", "invoices"})
@@ -63,6 +65,8 @@ class _Reader:
 
     def __init__(self) -> None:
         self._dates: dict[str, date] = {}
+        # Currency codes already checked, mapped to one shared string.
+        self.currencies: dict[str, str] = {}
 
     def date(self, value: Any, field: str, *, required: bool = True) -> date | None:
         if value is None:
@@ -80,6 +84,12 @@ class _Reader:
             raise _Problem(field, f"not a valid date: {_show(value)}") from None
         self._dates[value] = parsed
         return parsed
+
+    def currency(self, value: Any) -> str:
+        if not isinstance(value, str) or not _CURRENCY.match(value):
+            raise _Problem("currency", f"expected an ISO 4217 code such as 'EUR', got "
+                           f"{_show(value)}")
+        return self.currencies.setdefault(value, value)
 
     @staticmethod
     def money(value: Any, field: str, *, required: bool = True) -> Decimal | None:
@@ -202,10 +212,7 @@ def _invoice(raw: Any, read: _Reader, currency: str) -> Invoice:
     kind = d.get("kind", "invoice")
     if kind not in INVOICE_KINDS:
         raise _Problem("kind", f"expected 'invoice' or 'credit_note', got {_show(kind)}")
-    inv_currency = d.get("currency", currency)
-    if not isinstance(inv_currency, str) or not _CURRENCY.match(inv_currency):
-        raise _Problem("currency", f"expected an ISO 4217 code such as 'EUR', got "
-                       f"{_show(inv_currency)}")
+    inv_currency = read.currency(d.get("currency", currency))
     amount = read.money(d["amount"], "amount")
     open_amount = read.money(d["open_amount"], "open_amount")
     assert amount is not None and open_amount is not None
@@ -232,6 +239,99 @@ def _invoice(raw: Any, read: _Reader, currency: str) -> Invoice:
         escalated=read.flag(d.get("escalated"), "escalated"),
         factored=read.flag(d.get("factored"), "factored"),
     )
+
+
+class _FastPath:
+    """Builds well-formed records without per-field calls.
+
+    Anything unusual (a date not seen before, a number instead of a string, a
+    bad value) goes to the precise readers above, which either accept it or
+    name the problem; so both paths accept exactly the same documents.
+    """
+
+    def __init__(self, read: _Reader, currency: str) -> None:
+        self.read = read
+        self.currency = currency
+
+    def invoice(self, d: Any) -> Invoice:
+        built = self.try_invoice(d)
+        return built if built is not None else _invoice(d, self.read, self.currency)
+
+    def try_invoice(self, d: Any) -> Invoice | None:
+        try:
+            return self._invoice(d)
+        except (KeyError, TypeError, InvalidOperation, ValueError, _Problem):
+            return None
+
+    def _invoice(self, d: Any) -> Invoice | None:
+        if type(d) is not dict or len(d) != _FULL_INVOICE:
+            return None
+        # Exactly the known fields, all present: reading each one by key proves
+        # there is no unknown field (a missing key raises KeyError: slow path).
+        read, dates = self.read, self.read._dates
+        iid, cid, number, kind = d["id"], d["customer_id"], d["number"], d["kind"]
+        issue_s, due_s, paid_s, promise_s = (d["issue_date"], d["due_date"], d["paid_date"],
+                                             d["promise_date"])
+        amount_s, open_s, currency_s = d["amount"], d["open_amount"], d["currency"]
+        escalated, factored, dispute = d["escalated"], d["factored"], d["dispute"]
+        if (
+            type(iid) is not str or not iid or type(cid) is not str or not cid
+            or type(number) is not str or not number
+            or (kind != "invoice" and kind != "credit_note")
+            or (escalated is not True and escalated is not False)
+            or (factored is not True and factored is not False)
+            or type(amount_s) is not str or type(open_s) is not str
+        ):
+            return None
+        issue = dates.get(issue_s) or read.date(issue_s, "issue_date")
+        due = dates.get(due_s) or read.date(due_s, "due_date")
+        paid = None if paid_s is None else dates.get(paid_s) or read.date(paid_s, "paid_date")
+        promise = (None if promise_s is None
+                   else dates.get(promise_s) or read.date(promise_s, "promise_date"))
+        currency = read.currencies.get(currency_s) or read.currency(currency_s)
+        amount = Decimal(amount_s)
+        # Most invoices of a ledger are paid: share one zero instead of a million.
+        open_amount = _PAID if open_s == "0.00" else Decimal(open_s)
+        if not (amount.is_finite() and open_amount.is_finite() and 0 <= open_amount <= amount):
+            return None
+        return Invoice(
+            iid, cid, number, "invoice" if kind == "invoice" else "credit_note", issue, due,
+            amount, open_amount, currency, paid,
+            None if dispute is None else _dispute(dispute, read),
+            promise, escalated, factored,
+        )
+
+    def reminder(self, d: Any) -> Reminder:
+        built = self.try_reminder(d)
+        return built if built is not None else _reminder(d, self.read)
+
+    def try_reminder(self, d: Any) -> Reminder | None:
+        try:
+            return self._reminder(d)
+        except (TypeError, ValueError, _Problem):
+            return None
+
+    def _reminder(self, d: Any) -> Reminder | None:
+        if type(d) is not dict or not d.keys() <= _REMINDER_FIELDS:
+            return None
+        get = d.get
+        date_s = get("date")
+        day = self.read._dates.get(date_s) or self.read.date(date_s, "date")
+        cid, plan, channel, key = get("customer_id"), get("plan"), get("channel"), get("key")
+        raw_lines = get("invoices")
+        if (type(cid) is not str or not cid or day is None or type(plan) is not str or not plan
+                or channel not in CHANNELS or type(key) is not str or not key
+                or type(raw_lines) is not list):
+            return None
+        lines = []
+        for line in raw_lines:
+            if type(line) is not dict or len(line) != 2:
+                return None
+            iid, step = line.get("id"), line.get("step")
+            if type(iid) is not str or not iid or type(step) is not int or step < 1:
+                return None
+            lines.append(ReminderLine(iid, step))
+        return Reminder(cid, day, plan, channel, key, tuple(lines))
 
 
 def _reminder(raw: Any, read: _Reader) -> Reminder:
@@ -309,21 +409,20 @@ def _iter_problems(document: Any, *, release: bool, out: Ledger) -> Iterator[Inp
         currency = "EUR"
     out.currency = currency
     read = _Reader()
+    fast = _FastPath(read, currency)
 
     try:
         yield from _read_records(document, "customers", lambda r: _customer(r, read),
                                  out.customers, release)
-        yield from _read_records(document, "invoices", lambda r: _invoice(r, read, currency),
-                                 out.invoices, release)
-        yield from _read_records(document, "reminders", lambda r: _reminder(r, read),
-                                 out.reminders, release)
+        yield from _read_records(document, "invoices", fast.invoice, out.invoices, release)
+        yield from _read_records(document, "reminders", fast.reminder, out.reminders, release)
     except InputError as error:
         yield error
         return
-    yield from _cross_checks(out)
+    yield from cross_check(out)
 
 
-def _cross_checks(ledger: Ledger) -> Iterator[InputError]:
+def cross_check(ledger: Ledger) -> Iterator[InputError]:
     customer_ids: set[str] = set()
     for index, customer in enumerate(ledger.customers):
         if customer.id in customer_ids:

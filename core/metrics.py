@@ -32,36 +32,39 @@ def customer_metrics(customer: Customer, invoices: Iterable[Invoice], today: dat
     Amounts are added as they are, whatever their currency (DESIGN §5, last paragraph).
     """
     t = today.toordinal()
+    year_ago = t - 365  # a date d is in the last 365 days when d > year_ago and d <= t
+    quarter_ago = t - 90
     outstanding = overdue = sales_90 = paid_weight = paid_late_days = ZERO
     max_days = late_count = open_disputes = 0
     for inv in invoices:
         if inv.kind != "invoice":
             continue
         open_amount = inv.open_amount
-        if open_amount > 0:
+        due = inv.due_date.toordinal()
+        if open_amount:
             outstanding += open_amount
-            days = t - inv.due_date.toordinal()
-            if days > 0:
+            if due < t:
                 overdue += open_amount
                 late_count += 1
-                if days > max_days:
-                    max_days = days
+                if t - due > max_days:
+                    max_days = t - due
             if inv.dispute is not None and inv.dispute.closed is None:
                 open_disputes += 1
-        paid = inv.paid_date
-        if paid is not None and 0 <= t - paid.toordinal() < 365:
-            late = paid.toordinal() - inv.due_date.toordinal()
-            paid_weight += inv.amount
-            if late > 0:
-                paid_late_days += inv.amount * late
-                late_count += 1
-        if 0 <= t - inv.issue_date.toordinal() < 90:
+        elif inv.paid_date is not None:
+            paid = inv.paid_date.toordinal()
+            if year_ago < paid <= t:
+                paid_weight += inv.amount
+                if paid > due:
+                    paid_late_days += inv.amount * (paid - due)
+                    late_count += 1
+        issued = inv.issue_date.toordinal()
+        if quarter_ago < issued <= t:
             sales_90 += inv.amount
-    avg_days_late = paid_late_days / paid_weight if paid_weight > 0 else ZERO
-    if sales_90 > 0:
+    avg_days_late = paid_late_days / paid_weight if paid_weight else ZERO
+    if sales_90:
         dso = outstanding / sales_90 * 90
     else:
-        dso = DSO_NO_SALES if outstanding > 0 else ZERO
+        dso = DSO_NO_SALES if outstanding else ZERO
     limit = customer.credit_limit
     return {
         "outstanding": outstanding,
@@ -148,54 +151,72 @@ def compute_kpis(ledger: Ledger, today: date,
     ``segments`` maps customer id to segment name, for the effectiveness table.
     """
     t = today.toordinal()
-    aged = dict.fromkeys(AGE_BUCKETS, ZERO)
-    open_invoices = open_credits = overdue = not_yet_due = sales_90 = ZERO
-    by_currency: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    b30, b60, b90 = ZERO, ZERO, ZERO
+    not_due = over_90 = ZERO
+    open_credits = overdue = sales_90 = ZERO
+    by_currency: dict[str, Decimal] = {}
 
     month_starts = [today.replace(day=1)]
     for _ in range(12):
         month_starts.append(months_back(month_starts[-1], 1))
     month_days = [today.day] + [calendar.monthrange(m.year, m.month)[1] for m in month_starts[1:]]
-    month_of: dict[tuple[int, int], int] = {(m.year, m.month): k for k, m in enumerate(month_starts)}
+    first_day = month_starts[-1].toordinal()
+    # Month index of every day of the 13-month window, so the loop does one lookup.
+    month_index = [0] * (t - first_day + 1)
+    for k, start in enumerate(month_starts):
+        end = t if k == 0 else month_starts[k - 1].toordinal() - 1
+        for day in range(start.toordinal(), end + 1):
+            month_index[day - first_day] = k
     monthly_sales = [ZERO] * 13
 
-    period_start = months_back(today, 3)
-    ps = period_start.toordinal()
+    ps = months_back(today, 3).toordinal()
     opening = period_sales = ZERO
+    # Payment dates matter only for invoices that were reminded.
+    reminded = {line.invoice_id for r in ledger.reminders for line in r.invoices}
     paid_invoice_dates: dict[str, date] = {}
 
     for inv in ledger.invoices:
         open_amount = inv.open_amount
         if inv.kind != "invoice":
-            if open_amount > 0:
+            if open_amount:
                 open_credits += open_amount
-                by_currency[inv.currency] -= open_amount
+                by_currency[inv.currency] = by_currency.get(inv.currency, ZERO) - open_amount
             continue
-        issued = inv.issue_date.toordinal()
-        if open_amount > 0:
-            open_invoices += open_amount
-            by_currency[inv.currency] += open_amount
+        if open_amount:
+            by_currency[inv.currency] = by_currency.get(inv.currency, ZERO) + open_amount
             days = t - inv.due_date.toordinal()
-            aged[age_bucket(days)] += open_amount
-            if days > 0:
+            if days <= 0:
+                not_due += open_amount
+            else:
                 overdue += open_amount
-            else:
-                not_yet_due += open_amount
-        elif inv.paid_date is not None:
+                if days <= 30:
+                    b30 += open_amount
+                elif days <= 60:
+                    b60 += open_amount
+                elif days <= 90:
+                    b90 += open_amount
+                else:
+                    over_90 += open_amount
+        elif inv.paid_date is not None and inv.id in reminded:
             paid_invoice_dates[inv.id] = inv.paid_date
-        if issued <= t:
-            if t - issued < 90:
-                sales_90 += inv.amount
-            k = month_of.get((inv.issue_date.year, inv.issue_date.month))
-            if k is not None:
-                monthly_sales[k] += inv.amount
-            if issued <= ps:
-                paid = inv.paid_date
-                if open_amount > 0 or paid is None or paid.toordinal() > ps:
-                    opening += inv.amount
-            else:
-                period_sales += inv.amount
+        issued = inv.issue_date.toordinal()
+        if issued > t:
+            continue
+        amount = inv.amount
+        if t - issued < 90:
+            sales_90 += amount
+        if issued >= first_day:
+            monthly_sales[month_index[issued - first_day]] += amount
+        if issued <= ps:
+            paid = inv.paid_date
+            if open_amount or paid is None or paid.toordinal() > ps:
+                opening += amount
+        else:
+            period_sales += amount
 
+    aged = {"not_due": not_due, "1_30": b30, "31_60": b60, "61_90": b90, "over_90": over_90}
+    open_invoices = not_due + overdue
+    not_yet_due = not_due
     receivables = open_invoices - open_credits
     if receivables <= 0:
         dso_simple: Decimal | None = ZERO

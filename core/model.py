@@ -3,7 +3,7 @@
 Money is ``Decimal`` and dates are ``datetime.date`` from end to end.  Ids are
 strings.  The engine treats every object here as immutable.
 
-``Customer`` and ``Invoice`` are slotted but not frozen: a ledger can hold a
+``Customer``, ``Invoice`` and ``Reminder`` are slotted but not frozen: a ledger can hold a
 million invoices, and a frozen dataclass costs eight times more to build (see
 docs/decisions.md, "Model objects").  Nothing in core assigns to them after
 loading.
@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, NamedTuple
 
 CustomerKind = Literal["company", "individual"]
 InvoiceKind = Literal["invoice", "credit_note"]
@@ -83,15 +83,14 @@ class Invoice:
         return self.dispute is not None and self.dispute.closed is None
 
 
-@dataclass(frozen=True, slots=True)
-class ReminderLine:
+class ReminderLine(NamedTuple):
     """One invoice in a reminder, with the plan step it had reached when the reminder went out."""
 
     invoice_id: str
     step: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Reminder:
     """A journal entry: a reminder that went out (or was recorded as done)."""
 

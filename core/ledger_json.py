@@ -1,0 +1,201 @@
+"""Decode a ``relance.ledger/1`` JSON file (bytes) straight into a ``Ledger``.
+
+msgspec decodes the bytes into typed structs without building a tree of
+dicts first: a million-invoice file decodes in a few seconds and in about a
+third of the memory (docs/decisions.md, "Ledger loading").  The structs are
+then checked for what types cannot say (amounts not negative, open amount
+within the amount, currency codes) and turned into model objects.
+
+The error messages users read come from one place, ``core.ledger``'s
+validator: when decoding fails, the document is parsed again with the
+standard library and that validator names the record and field.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from decimal import Decimal
+from typing import Any, Literal
+
+import msgspec
+
+from core.errors import InputError
+from core.ledger import LEDGER_FORMAT, cross_check, ledger_problems
+from core.model import Customer, Dispute, Invoice, Ledger, Reminder, ReminderLine
+
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_ZERO = Decimal("0.00")
+
+ChannelName = Literal["email", "sms", "letter", "phone", "formal_notice", "escalation"]
+
+
+class _Dispute(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    reason: str | None = None
+    opened: date | None = None
+    note: str | None = None
+    closed: date | None = None
+
+
+class _Customer(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    id: str
+    name: str
+    kind: Literal["company", "individual"] = "company"
+    emails: list[str] | None = None
+    phone: str | None = None
+    language: str | None = None
+    tags: list[str] | None = None
+    excluded: bool | None = None
+    plan: str | None = None
+    credit_limit: Decimal | None = None
+    created: date | None = None
+
+
+class _Invoice(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    id: str
+    customer_id: str
+    issue_date: date
+    due_date: date
+    amount: Decimal
+    open_amount: Decimal
+    number: str | None = None
+    kind: Literal["invoice", "credit_note"] = "invoice"
+    currency: str | None = None
+    paid_date: date | None = None
+    dispute: _Dispute | None = None
+    promise_date: date | None = None
+    escalated: bool | None = None
+    factored: bool | None = None
+
+
+class _Line(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    id: str
+    step: int
+
+
+class _Reminder(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    customer_id: str
+    date: date
+    plan: str
+    channel: ChannelName
+    key: str
+    invoices: list[_Line]
+
+
+class _Ledger(msgspec.Struct, forbid_unknown_fields=True):
+    format: str | None = None
+    currency: str = "EUR"
+    customers: list[_Customer] | None = None
+    invoices: list[_Invoice] | None = None
+    reminders: list[_Reminder] | None = None
+
+
+_DECODER = msgspec.json.Decoder(_Ledger)
+
+
+class _Invalid(Exception):
+    """The decoded structs break a rule the precise validator will name."""
+
+
+def decode_ledger(data: bytes) -> Ledger:
+    """A validated ``Ledger`` from the bytes of a JSON file; ``InputError`` otherwise."""
+    try:
+        raw = _DECODER.decode(data)
+        return _build(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError, _Invalid) as error:
+        raise _precise_error(data, error) from None
+
+
+def _precise_error(data: bytes, error: Exception) -> InputError:
+    """Name the first problem as core.ledger's validator words it."""
+    try:
+        document = json.loads(data)
+    except json.JSONDecodeError as bad:
+        return InputError(f"not valid JSON: {bad.msg} (line {bad.lineno}, column {bad.colno})")
+    except (UnicodeDecodeError, ValueError, RecursionError) as bad:
+        return InputError(f"not valid JSON: {bad}")
+    problems = ledger_problems(document)
+    if problems:
+        return problems[0]
+    return InputError(str(error))
+
+
+def _money_ok(value: Decimal | None) -> bool:
+    return value is None or (value.is_finite() and value >= 0)
+
+
+def _build(raw: _Ledger) -> Ledger:
+    if raw.format != LEDGER_FORMAT or not _CURRENCY.match(raw.currency):
+        raise _Invalid
+    ledger = Ledger(currency=raw.currency)
+    ledger.customers = [_customer(c) for c in raw.customers or ()]
+    # Every record refers to its customer through the customer's own id string,
+    # so later lookups by customer hash once and compare by identity.
+    ids = {c.id: c.id for c in ledger.customers}
+    ledger.invoices = _invoices(raw.invoices or [], raw.currency, ids)
+    ledger.reminders = _reminders(raw.reminders or [], ids)
+    raw.invoices = raw.reminders = None
+    for problem in cross_check(ledger):
+        raise problem
+    return ledger
+
+
+def _customer(c: _Customer) -> Customer:
+    if not c.id or not c.name or not _money_ok(c.credit_limit):
+        raise _Invalid
+    return Customer(
+        id=c.id, name=c.name, kind=c.kind, emails=tuple(c.emails or ()), phone=c.phone,
+        language=c.language, tags=frozenset(c.tags or ()), excluded=bool(c.excluded),
+        plan=c.plan or None, credit_limit=c.credit_limit, created=c.created,
+    )
+
+
+def _invoices(items: list[_Invoice], default_currency: str,
+              ids: dict[str, str]) -> list[Invoice]:
+    currencies: dict[str, str] = {}
+    out: list[Invoice] = []
+    append = out.append
+    for index, r in enumerate(items):
+        amount, open_amount = r.amount, r.open_amount
+        currency = r.currency or default_currency
+        shared = currencies.get(currency)
+        if shared is None:
+            if not _CURRENCY.match(currency):
+                raise _Invalid
+            shared = currencies[currency] = currency
+        customer_id = ids.get(r.customer_id)
+        if (not r.id or customer_id is None or not amount.is_finite()
+                or not open_amount.is_finite() or not 0 <= open_amount <= amount):
+            raise _Invalid
+        dispute = r.dispute
+        append(Invoice(
+            r.id, customer_id, r.number or r.id, r.kind, r.issue_date, r.due_date, amount,
+            _ZERO if not open_amount else open_amount, shared, r.paid_date,
+            None if dispute is None else Dispute(dispute.reason or "", dispute.opened,
+                                                 dispute.note or "", dispute.closed),
+            r.promise_date, bool(r.escalated), bool(r.factored),
+        ))
+        # The struct is not needed any more: free it as we go.
+        items[index] = None  # type: ignore[call-overload]
+    return out
+
+
+def _reminders(items: list[_Reminder], ids: dict[str, str]) -> list[Reminder]:
+    out: list[Reminder] = []
+    for r in items:
+        customer_id = ids.get(r.customer_id)
+        if customer_id is None or not r.plan or not r.key:
+            raise _Invalid
+        lines = []
+        for line in r.invoices:
+            if not line.id or line.step < 1:
+                raise _Invalid
+            lines.append(ReminderLine(line.id, line.step))
+        out.append(Reminder(customer_id, r.date, r.plan, r.channel, r.key, tuple(lines)))
+    return out
+
+
+def ledger_document(data: bytes) -> Any:
+    """The parsed document (dicts and lists), for ``relance validate``."""
+    return json.loads(data)

@@ -1,0 +1,1 @@
+"""Shipped reminder templates (package data, read by core.texts)."""
