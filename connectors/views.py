@@ -19,7 +19,7 @@ from core.model import Ledger
 from core.texts import RenderedText
 
 # Piped output (a file, CI logs) gets a comfortable width instead of rich's 80 columns.
-console = Console(width=shutil.get_terminal_size((120, 40)).columns)
+console = Console(width=shutil.get_terminal_size((132, 40)).columns)
 
 BUCKET_LABELS = {
     "not_due": "not due", "1_30": "1-30 days", "31_60": "31-60 days",
@@ -40,16 +40,21 @@ def one_decimal(value: Decimal | None, suffix: str = "") -> str:
 
 def actions_table(actions: list[Action], ledger: Ledger, limit: int | None) -> Table:
     names = {c.id: c.name for c in ledger.customers}
-    table = Table(title="Worklist: reminders due today (highest priority first)", show_lines=False)
+    table = Table(title="Worklist: reminders due today (highest priority first)",
+                  show_lines=False, expand=True)
     for column, justify in (("#", "right"), ("customer", "left"), ("segment", "left"),
                             ("plan / step", "left"), ("channel", "left"),
                             ("invoices", "right"), ("overdue", "right"), ("net due", "right"),
                             ("priority", "right")):
-        table.add_column(column, justify=justify, no_wrap=column != "customer")  # type: ignore[arg-type]
+        if column == "customer":
+            table.add_column(column, overflow="ellipsis", no_wrap=True, ratio=1)
+        else:
+            table.add_column(column, justify=justify, no_wrap=True,  # type: ignore[arg-type]
+                             min_width=len(column))
     shown = actions if limit is None else actions[:limit]
     for rank, action in enumerate(shown, start=1):
         table.add_row(
-            str(rank), f"{names.get(action.customer_id, '')} ({action.customer_id})",
+            str(rank), f"{action.customer_id} {names.get(action.customer_id, '')}",
             action.segment, f"{action.plan} / {action.step}", action.channel,
             str(len(action.invoices)), amount(action.overdue_amount, action.currency),
             amount(action.net_due, action.currency), f"{action.priority:,.0f}",

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from core.errors import InputError
 from core.penalties import DEFAULT_PAYMENT_DEADLINE_DAYS
 from core.plans import Plan, Step, shipped_plans
+from core.texts import TemplateError, compile_template
 from core.segments import (
     MANUAL_SEGMENT,
     ExpressionError,
@@ -170,6 +171,14 @@ def build_config(data: Mapping[str, Any], known_templates: frozenset[str]) -> Co
         for tid, source in by_id.items()
     }
     template_ids = known_templates | {key.split("/", 1)[1] for key in overrides}
+    for key, source in overrides.items():
+        language, template = key.split("/", 1)
+        try:
+            compile_template(source, key)
+        except TemplateError as error:
+            problems.append(
+                InputError(error.message, record=f"templates.{language}", field=template)
+            )
 
     plans = shipped_plans()
     seen: set[str] = set()

@@ -20,6 +20,7 @@ from core.actions import Action, ActionInvoice, ContextInvoice, Credit
 from core.calendar import is_business_day
 from core.config import Config
 from core.errors import InputError
+from core.index import ledger_index
 from core.metrics import customer_metrics
 from core.model import ZERO, Customer, Invoice, Ledger, Reminder, ReminderLine
 from core.penalties import late_interest, late_interest_rate, recovery_indemnity
@@ -33,39 +34,6 @@ def action_key(customer_id: str, plan: str, pairs: Iterable[tuple[str, int]]) ->
     """Stable hash of (customer, plan, sorted (invoice id, step) pairs) (DESIGN §5.6)."""
     text = "\x1f".join([customer_id, plan, *(f"{iid}\x1e{step}" for iid, step in sorted(pairs))])
     return hashlib.sha256(text.encode()).hexdigest()[:24]
-
-
-@dataclass
-class LedgerIndex:
-    """The ledger arranged for the engine: built once, read per customer."""
-
-    invoices_by_customer: dict[str, list[Invoice]]
-    # plan name -> invoice id -> highest step recorded under that plan
-    done_by_plan: dict[str, dict[str, int]]
-    last_reminder: dict[str, date]
-
-    @classmethod
-    def build(cls, ledger: Ledger) -> LedgerIndex:
-        by_customer: dict[str, list[Invoice]] = defaultdict(list)
-        for inv in ledger.invoices:
-            by_customer[inv.customer_id].append(inv)
-        done_by_plan: dict[str, dict[str, int]] = {}
-        last: dict[str, date] = {}
-        for reminder in ledger.reminders:
-            done = done_by_plan.get(reminder.plan)
-            if done is None:
-                done = done_by_plan[reminder.plan] = {}
-            for iid, step in reminder.invoices:
-                if step > done.get(iid, 0):
-                    done[iid] = step
-            known = last.get(reminder.customer_id)
-            if known is None or reminder.date > known:
-                last[reminder.customer_id] = reminder.date
-        return cls(dict(by_customer), done_by_plan, last)
-
-    def done_step(self, invoice_id: str, plan: str) -> int:
-        """The highest step recorded for the invoice under that plan (0 if none)."""
-        return self.done_by_plan.get(plan, {}).get(invoice_id, 0)
 
 
 def is_candidate(inv: Invoice, today: date) -> bool:
@@ -114,7 +82,7 @@ class Planner:
         self.ledger = ledger
         self.config = config
         self.today = today
-        self.index = LedgerIndex.build(ledger)
+        self.index = ledger_index(ledger)
         self.offsets = {name: [s.offset for s in plan.steps] for name, plan in config.plans.items()}
         self.business_day = is_business_day(today)
         self.rate = late_interest_rate(today, ecb_rate=config.ecb_rate,
@@ -131,7 +99,7 @@ class Planner:
         """The customer's segment and plan today (computed once per run)."""
         found = self._assignments.get(customer.id)
         if found is None:
-            invoices = self.index.invoices_by_customer.get(customer.id, [])
+            invoices = self.index.by_customer.get(customer.id, [])
             found = segment_of(customer, invoices, self.config, self.today)
             self._assignments[customer.id] = found
         return found
@@ -140,37 +108,43 @@ class Planner:
         actions: list[Action] = []
         if self._closed_under_every_plan:
             return actions
-        by_customer = self.index.invoices_by_customer
+        open_by_customer = self.index.open_by_customer
         last_reminder = self.index.last_reminder
         today = self.today
         for customer in self.ledger.customers:
             if customer.excluded:
                 continue
-            invoices = by_customer.get(customer.id)
-            if not invoices:
+            open_invoices = open_by_customer.get(customer.id)
+            if not open_invoices:
                 continue
             last = last_reminder.get(customer.id)
             if last is not None and (today - last).days < self._min_cooldown:
                 continue
-            for outcome in self.plan_customer(customer, invoices):
+            for outcome in self.plan_customer(customer, open_invoices):
                 if isinstance(outcome, Action):
                     actions.append(outcome)
         actions.sort(key=lambda a: (-a.priority, a.customer_id, a.currency))
         return actions
 
-    def plan_customer(self, customer: Customer, invoices: list[Invoice]) -> list[Action | str]:
+    def plan_customer(self, customer: Customer,
+                      open_invoices: list[Invoice]) -> list[Action | str]:
         """The customer's actions today, or for each currency with a due reminder held
-        back, the reason it is held (a string)."""
+        back, the reason it is held (a string).  ``open_invoices``: the customer's
+        invoices and credit notes with an open amount."""
         today = self.today
         t = today.toordinal()
         # Candidate test of DESIGN §5.1, inlined: it runs once per invoice.
         candidates = [
-            inv for inv in invoices
-            if inv.open_amount and inv.kind == "invoice" and not inv.escalated
+            inv for inv in open_invoices
+            if inv.kind == "invoice" and not inv.escalated
             and not inv.factored and (inv.dispute is None or inv.dispute.closed is not None)
             and (inv.promise_date is None or inv.promise_date < today)
         ]
         if not candidates:
+            return []
+        if customer.plan is None and not self._due_under_some_plan(candidates, t):
+            # No plan has anything due for this customer: whatever its segment,
+            # nothing goes out, so its metrics need not be computed.
             return []
         assignment = self.segment(customer)
         if assignment.plan is None:
@@ -178,7 +152,8 @@ class Planner:
         plan = self.config.plans[assignment.plan]
         offsets = self.offsets[plan.name]
         first_offset = offsets[0]
-        done = self.index.done_by_plan.get(plan.name, {})
+        reminded = self.index.reminded
+        name = plan.name
 
         by_currency: dict[str, list[tuple[Invoice, int, int]]] = {}
         any_needed = False
@@ -187,7 +162,8 @@ class Planner:
             step = 0
             if days >= first_offset:
                 reached = reached_step(plan, offsets, days, inv.open_amount)
-                if reached and reached > done.get(inv.id, 0):
+                record = reminded.get(inv.id) if reached else None
+                if reached and reached > (0 if record is None else record.done.get(name, 0)):
                     step = reached
                     any_needed = True
             rows = by_currency.get(inv.currency)
@@ -200,10 +176,23 @@ class Planner:
 
         outcomes: list[Action | str] = []
         for currency, rows in by_currency.items():
-            outcome = self._action(customer, invoices, plan, assignment, currency, rows)
+            outcome = self._action(customer, open_invoices, plan, assignment, currency, rows)
             if outcome is not None:
                 outcomes.append(outcome)
         return outcomes
+
+    def _due_under_some_plan(self, candidates: list[Invoice], t: int) -> bool:
+        """True when some candidate's reached step (ignoring step minimums) is above
+        its done step under at least one configured plan."""
+        reminded = self.index.reminded
+        for inv in candidates:
+            days = t - inv.due_date.toordinal()
+            record = reminded.get(inv.id)
+            for name, offsets in self.offsets.items():
+                reached = bisect_right(offsets, days)
+                if reached and reached > (0 if record is None else record.done.get(name, 0)):
+                    return True
+        return False
 
     def gate(self, customer: Customer, plan: Plan, net_overdue: Decimal,
              pre_due_only: bool) -> str | None:
@@ -221,7 +210,7 @@ class Planner:
                 return f"net overdue {net_overdue} below the plan minimum {plan.min_amount}"
         return None
 
-    def _action(self, customer: Customer, invoices: list[Invoice], plan: Plan,
+    def _action(self, customer: Customer, open_invoices: list[Invoice], plan: Plan,
                 assignment: Assignment, currency: str,
                 rows: list[tuple[Invoice, int, int]]) -> Action | str | None:
         needed = [(inv, days, step) for inv, days, step in rows if step]
@@ -229,8 +218,8 @@ class Planner:
             return None
         overdue = sum((inv.open_amount for inv, days, _ in rows if days > 0), ZERO)
         credit_notes = sorted(
-            (inv for inv in invoices
-             if inv.kind == "credit_note" and inv.open_amount > 0 and inv.currency == currency),
+            (inv for inv in open_invoices
+             if inv.kind == "credit_note" and inv.currency == currency),
             key=lambda inv: inv.id)
         credits_total = sum((c.open_amount for c in credit_notes), ZERO)
         net_overdue = overdue - credits_total
@@ -302,7 +291,7 @@ class Planner:
         """Segment, metrics, plan, and for each open invoice its reached/done step and
         why it does or does not fire today."""
         today = self.today
-        invoices = self.index.invoices_by_customer.get(customer.id, [])
+        invoices = self.index.by_customer.get(customer.id, [])
         metrics = customer_metrics(customer, invoices, today)
         result: dict[str, Any] = {
             "customer_id": customer.id, "name": customer.name, "today": today.isoformat(),
@@ -336,7 +325,8 @@ class Planner:
                 "why": self._why(inv, plan, days, reached, done),
             })
         result["invoices"] = rows
-        outcomes = self.plan_customer(customer, invoices) if not customer.excluded else []
+        open_invoices = self.index.open_by_customer.get(customer.id, [])
+        outcomes = self.plan_customer(customer, open_invoices) if open_invoices else []
         actions = [o for o in outcomes if isinstance(o, Action)]
         held = [o for o in outcomes if isinstance(o, str)]
         result["actions"] = actions

@@ -22,7 +22,8 @@ from typing import Any, Literal
 import msgspec
 
 from core.errors import InputError
-from core.ledger import LEDGER_FORMAT, cross_check, ledger_problems
+from core.index import LedgerIndex, keep
+from core.ledger import LEDGER_FORMAT, ledger_problems
 from core.model import Customer, Dispute, Invoice, Ledger, Reminder, ReminderLine
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -133,11 +134,14 @@ def _build(raw: _Ledger) -> Ledger:
     # Every record refers to its customer through the customer's own id string,
     # so later lookups by customer hash once and compare by identity.
     ids = {c.id: c.id for c in ledger.customers}
-    ledger.invoices = _invoices(raw.invoices or [], raw.currency, ids)
+    index = LedgerIndex()
+    ledger.invoices = _invoices(raw.invoices or [], raw.currency, ids, index)
     ledger.reminders = _reminders(raw.reminders or [], ids)
     raw.invoices = raw.reminders = None
-    for problem in cross_check(ledger):
-        raise problem
+    if len(ids) != len(ledger.customers) or len(index.by_id) != len(ledger.invoices):
+        raise _Invalid  # duplicate ids
+    index.add_reminders(ledger.reminders)
+    keep(ledger, index)
     return ledger
 
 
@@ -151,12 +155,15 @@ def _customer(c: _Customer) -> Customer:
     )
 
 
-def _invoices(items: list[_Invoice], default_currency: str,
-              ids: dict[str, str]) -> list[Invoice]:
+def _invoices(items: list[_Invoice], default_currency: str, ids: dict[str, str],
+              index: LedgerIndex) -> list[Invoice]:
+    """Model invoices, indexed as they are made (the same work as
+    LedgerIndex.add_invoices, done while each record is in cache)."""
     currencies: dict[str, str] = {}
     out: list[Invoice] = []
     append = out.append
-    for index, r in enumerate(items):
+    by_id, by_customer, open_by = index.by_id, index.by_customer, index.open_by_customer
+    for position, r in enumerate(items):
         amount, open_amount = r.amount, r.open_amount
         currency = r.currency or default_currency
         shared = currencies.get(currency)
@@ -169,24 +176,39 @@ def _invoices(items: list[_Invoice], default_currency: str,
                 or not open_amount.is_finite() or not 0 <= open_amount <= amount):
             raise _Invalid
         dispute = r.dispute
-        append(Invoice(
+        inv = Invoice(
             r.id, customer_id, r.number or r.id, r.kind, r.issue_date, r.due_date, amount,
             _ZERO if not open_amount else open_amount, shared, r.paid_date,
             None if dispute is None else Dispute(dispute.reason or "", dispute.opened,
                                                  dispute.note or "", dispute.closed),
             r.promise_date, bool(r.escalated), bool(r.factored),
-        ))
+        )
+        append(inv)
+        by_id[inv.id] = inv
+        group = by_customer.get(customer_id)
+        if group is None:
+            by_customer[customer_id] = [inv]
+        else:
+            group.append(inv)
+        if open_amount:
+            group = open_by.get(customer_id)
+            if group is None:
+                open_by[customer_id] = [inv]
+            else:
+                group.append(inv)
         # The struct is not needed any more: free it as we go.
-        items[index] = None  # type: ignore[call-overload]
+        items[position] = None  # type: ignore[call-overload]
     return out
 
 
 def _reminders(items: list[_Reminder], ids: dict[str, str]) -> list[Reminder]:
     out: list[Reminder] = []
+    keys: set[str] = set()
     for r in items:
         customer_id = ids.get(r.customer_id)
-        if customer_id is None or not r.plan or not r.key:
+        if customer_id is None or not r.plan or not r.key or r.key in keys:
             raise _Invalid
+        keys.add(r.key)
         lines = []
         for line in r.invoices:
             if not line.id or line.step < 1:

@@ -8,12 +8,12 @@ docs/rules.md ("Windows").
 from __future__ import annotations
 
 import calendar
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
+from core.index import Reminded, ledger_index
 from core.model import ZERO, Customer, Invoice, Ledger, Reminder
 
 DSO_NO_SALES = Decimal(999)
@@ -150,10 +150,11 @@ def compute_kpis(ledger: Ledger, today: date,
 
     ``segments`` maps customer id to segment name, for the effectiveness table.
     """
+    index = ledger_index(ledger)
     t = today.toordinal()
     b30, b60, b90 = ZERO, ZERO, ZERO
     not_due = over_90 = ZERO
-    open_credits = overdue = sales_90 = ZERO
+    open_credits = overdue = ZERO
     by_currency: dict[str, Decimal] = {}
 
     month_starts = [today.replace(day=1)]
@@ -161,20 +162,12 @@ def compute_kpis(ledger: Ledger, today: date,
         month_starts.append(months_back(month_starts[-1], 1))
     month_days = [today.day] + [calendar.monthrange(m.year, m.month)[1] for m in month_starts[1:]]
     first_day = month_starts[-1].toordinal()
-    # Month index of every day of the 13-month window, so the loop does one lookup.
-    month_index = [0] * (t - first_day + 1)
-    for k, start in enumerate(month_starts):
-        end = t if k == 0 else month_starts[k - 1].toordinal() - 1
-        for day in range(start.toordinal(), end + 1):
-            month_index[day - first_day] = k
-    monthly_sales = [ZERO] * 13
+    # Sales are added up per issue day over the 13-month window (one addition per
+    # invoice); months, the 90-day window and the CEI period are sums of days.
+    day_sales = [ZERO] * (t - first_day + 1)
 
     ps = months_back(today, 3).toordinal()
-    opening = period_sales = ZERO
-    # Payment dates matter only for invoices that were reminded.
-    reminded = {line.invoice_id for r in ledger.reminders for line in r.invoices}
-    paid_invoice_dates: dict[str, date] = {}
-
+    opening = ZERO
     for inv in ledger.invoices:
         open_amount = inv.open_amount
         if inv.kind != "invoice":
@@ -197,23 +190,23 @@ def compute_kpis(ledger: Ledger, today: date,
                     b90 += open_amount
                 else:
                     over_90 += open_amount
-        elif inv.paid_date is not None and inv.id in reminded:
-            paid_invoice_dates[inv.id] = inv.paid_date
         issued = inv.issue_date.toordinal()
         if issued > t:
             continue
-        amount = inv.amount
-        if t - issued < 90:
-            sales_90 += amount
         if issued >= first_day:
-            monthly_sales[month_index[issued - first_day]] += amount
+            day_sales[issued - first_day] += inv.amount
         if issued <= ps:
             paid = inv.paid_date
             if open_amount or paid is None or paid.toordinal() > ps:
-                opening += amount
-        else:
-            period_sales += amount
+                opening += inv.amount
 
+    sales_90 = sum(day_sales[max(0, t - 89 - first_day):], ZERO)
+    period_sales = sum(day_sales[ps + 1 - first_day:], ZERO)
+    monthly_sales = []
+    for k, start in enumerate(month_starts):
+        end = t if k == 0 else month_starts[k - 1].toordinal() - 1
+        monthly_sales.append(sum(day_sales[start.toordinal() - first_day:end + 1 - first_day],
+                                 ZERO))
     aged = {"not_due": not_due, "1_30": b30, "31_60": b60, "61_90": b90, "over_90": over_90}
     open_invoices = not_due + overdue
     not_yet_due = not_due
@@ -234,24 +227,27 @@ def compute_kpis(ledger: Ledger, today: date,
         overdue_ratio=_ratio(overdue, receivables) if receivables > 0 else None,
         cei=cei_value,
         avg_days_to_pay_after_first_reminder=_days_to_pay_after_first_reminder(
-            ledger.reminders, paid_invoice_dates),
+            index.reminded.values()),
         avg_dispute_resolution_days=_dispute_resolution_days(ledger.invoices),
-        effectiveness=reminder_effectiveness(ledger, paid_invoice_dates, segments or {}),
+        effectiveness=reminder_effectiveness(ledger.reminders, index.reminder_invoices,
+                                             segments or {}),
         by_currency=dict(by_currency),
     )
 
 
-def _days_to_pay_after_first_reminder(reminders: Sequence[Reminder],
-                                      paid_dates: Mapping[str, date]) -> Decimal | None:
-    first: dict[str, date] = {}
-    for reminder in reminders:
-        for line in reminder.invoices:
-            if line.invoice_id in paid_dates:
-                known = first.get(line.invoice_id)
-                if known is None or reminder.date < known:
-                    first[line.invoice_id] = reminder.date
-    delays = [(paid_dates[iid] - sent).days for iid, sent in first.items()
-              if paid_dates[iid] >= sent]
+def _paid_date(inv: Invoice | None) -> date | None:
+    """When a known invoice was fully paid (None: unknown, or not fully paid)."""
+    if inv is None or inv.open_amount:
+        return None
+    return inv.paid_date
+
+
+def _days_to_pay_after_first_reminder(reminded: Iterable[Reminded]) -> Decimal | None:
+    delays = []
+    for record in reminded:
+        paid = _paid_date(record.invoice)
+        if paid is not None and paid >= record.first:
+            delays.append((paid - record.first).days)
     return Decimal(sum(delays)) / len(delays) if delays else None
 
 
@@ -262,24 +258,29 @@ def _dispute_resolution_days(invoices: Iterable[Invoice]) -> Decimal | None:
     return Decimal(sum(spans)) / len(spans) if spans else None
 
 
-def reminder_effectiveness(ledger: Ledger, paid_dates: Mapping[str, date],
+def reminder_effectiveness(reminders: Sequence[Reminder],
+                           joined: Sequence[tuple[Reminded, ...]],
                            segments: Mapping[str, str]) -> list[dict[str, object]]:
     """Per (plan, step, channel, segment): reminders sent, and the share of their
     invoices fully paid within 14 days after the reminder."""
-    window = timedelta(days=EFFECTIVENESS_WINDOW_DAYS)
-    sent: dict[tuple[str, int, str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
-    for reminder in ledger.reminders:
-        group = (reminder.plan, reminder.step, reminder.channel,
-                 segments.get(reminder.customer_id, ""))
-        counts = sent[group]
-        counts[0] += 1
-        for line in reminder.invoices:
-            counts[1] += 1
-            paid = paid_dates.get(line.invoice_id)
-            if paid is not None and reminder.date <= paid <= reminder.date + window:
-                counts[2] += 1
+    window = EFFECTIVENESS_WINDOW_DAYS
+    counts: dict[tuple[str, int, str, str], list[int]] = {}
+    for reminder, records in zip(reminders, joined, strict=True):
+        lines = reminder.invoices
+        step = lines[0][1] if len(lines) == 1 else max((s for _, s in lines), default=0)
+        group = (reminder.plan, step, reminder.channel, segments.get(reminder.customer_id, ""))
+        row = counts.get(group)
+        if row is None:
+            row = counts[group] = [0, 0, 0]
+        row[0] += 1
+        row[1] += len(lines)
+        sent = reminder.date.toordinal()
+        for record in records:
+            paid = _paid_date(record.invoice)
+            if paid is not None and 0 <= paid.toordinal() - sent <= window:
+                row[2] += 1
     rows: list[dict[str, object]] = []
-    for (plan, step, channel, segment), (reminders, invoices, paid) in sorted(sent.items()):
+    for (plan, step, channel, segment), (reminders, invoices, paid) in sorted(counts.items()):
         rows.append({
             "plan": plan, "step": step, "channel": channel, "segment": segment,
             "reminders": reminders, "invoices": invoices, "paid_within_14_days": paid,

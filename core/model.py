@@ -14,7 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
+
+if TYPE_CHECKING:
+    from core.index import LedgerIndex
 
 CustomerKind = Literal["company", "individual"]
 InvoiceKind = Literal["invoice", "credit_note"]
@@ -115,3 +118,5 @@ class Ledger:
     customers: list[Customer] = field(default_factory=list)
     invoices: list[Invoice] = field(default_factory=list)
     reminders: list[Reminder] = field(default_factory=list)
+    # Lookups derived from the lists above (core.index); rebuilt when they change.
+    index: LedgerIndex | None = field(default=None, repr=False, compare=False)

@@ -533,24 +533,23 @@ def test_engine_is_a_pure_function_of_ledger_config_and_today() -> None:
     assert run(book) == first
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DESIGN §5.7 (escalation marks the listed invoices escalated) and §5.1 (escalated "
-    "invoices are never reminded): core has no step that applies the marking and the engine "
-    "ignores escalations in the journal, so an invoice escalated under 'standard' and only "
-    "journaled with record() is escalated again under 'strict' once the customer turns risky",
-)
-def test_journaled_escalation_is_not_repeated_after_a_segment_change() -> None:
-    """§5.7, §5.1: a 10,000.00 invoice due 3 April 2026 was escalated on 18 May under
-    standard (day 45) and the escalation journaled; on Wednesday 3 June (day 61) the customer
-    becomes risky (max_days_overdue > 60, plan strict).  An escalated invoice is handed over:
-    no new reminder, in particular no second escalation under strict."""
-    book = ledger(
+def test_engine_trusts_the_escalated_flag_not_the_journal() -> None:
+    """§5.1, §5.7 and docs/decisions.md "Escalated invoices": a 10,000.00 invoice due
+    3 April 2026 was escalated on 18 May under standard (day 45) and journaled, but the
+    executor never set its escalated flag.  On Wednesday 3 June (day 61) the customer turns
+    risky (plan strict): the engine only knows the flag, so strict escalates it (its own
+    step 6).  Once the flag is set, as executors do when they journal, nothing goes out."""
+    history = [reminder("C1", date(2026, 5, 18), "standard", [("F1", 6)], channel="escalation")]
+    unmarked = ledger([customer()], [invoice(due=date(2026, 4, 3), amount="10000.00")], history)
+    action = only(run(unmarked, today=date(2026, 6, 3)))
+    assert (action.plan, action.channel, listed(action)) == ("strict", "escalation", [("F1", 6)])
+
+    marked = ledger(
         [customer()],
-        [invoice(due=date(2026, 4, 3), amount="10000.00")],
-        [reminder("C1", date(2026, 5, 18), "standard", [("F1", 6)], channel="escalation")],
+        [invoice(due=date(2026, 4, 3), amount="10000.00", escalated=True)],
+        history,
     )
-    assert run(book, today=date(2026, 6, 3)) == []
+    assert run(marked, today=date(2026, 6, 3)) == []
 
 
 # --------------------------------------------------------------------------- §5 priority
