@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,7 +24,7 @@ from core.config import Config
 from core.engine import Planner, check_manual_plans, plan
 from core.errors import InputError
 from core.metrics import compute_kpis
-from core.model import Customer
+from core.model import Customer, Reminder
 from core.texts import RenderedText, Sender, choose_language, render_action, template_ids
 from core.serialize import action_to_json, jsonable, kpis_to_json
 
@@ -38,20 +38,40 @@ def dump_json(data: Any) -> None:
     sys.stdout.flush()
 
 
+class DateParam(click.ParamType):
+    """A calendar date written YYYY-MM-DD."""
+
+    name = "YYYY-MM-DD"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> date:
+        if isinstance(value, date):
+            return value
+        try:
+            if len(value) == 10:
+                return date.fromisoformat(value)
+        except ValueError:
+            pass
+        self.fail(f"{value!r} is not a date written YYYY-MM-DD", param, ctx)
+
+
+# Paths are checked by our own readers, so that a missing file or a folder gets
+# the same one-line "error: <file>: ..." as any other bad input.
+FILE = click.Path(path_type=Path)
+
+
 def ledger_option(f: F) -> F:
-    return click.option("--ledger", "ledger_path", required=True,
-                        type=click.Path(path_type=Path, dir_okay=False),
+    return click.option("--ledger", "ledger_path", required=True, type=FILE,
                         help="A relance.ledger/1 JSON file.")(f)
 
 
 def config_option(f: F) -> F:
-    return click.option("--config", "config_path", default=None,
-                        type=click.Path(path_type=Path, dir_okay=False),
+    return click.option("--config", "config_path", default=None, type=FILE,
                         help="A TOML config (plans, segments, rates); default: shipped plans.")(f)
 
 
 def today_option(f: F) -> F:
-    return click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+    return click.option("--today", type=DateParam(), default=None,
                         help="The run date, YYYY-MM-DD (default: the current date).")(f)
 
 
@@ -60,8 +80,8 @@ def json_option(f: F) -> F:
                         help="Machine-readable JSON output.")(f)
 
 
-def run_date(value: Any) -> date:
-    return value.date() if value is not None else date.today()
+def run_date(value: date | None) -> date:
+    return value if value is not None else date.today()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -128,8 +148,8 @@ def kpi_command(ledger_path: Path, config_path: Path | None, today: Any, as_json
 
 
 @cli.command("validate")
-@click.option("--ledger", "ledger_path", default=None,
-              type=click.Path(path_type=Path, dir_okay=False), help="A ledger JSON file to check.")
+@click.option("--ledger", "ledger_path", default=None, type=FILE,
+              help="A ledger JSON file to check.")
 @config_option
 def validate_command(ledger_path: Path | None, config_path: Path | None) -> None:
     """Check a config and/or a ledger: every problem is listed; exit code 2 if any.
@@ -156,8 +176,8 @@ def validate_command(ledger_path: Path | None, config_path: Path | None) -> None
     if problems:
         click.echo(f"{len(problems)} problem(s) found", err=True)
         sys.exit(EXIT_BAD_INPUT)
-    checked = " and ".join(str(p) for p in (config_path, ledger_path) if p is not None)
-    click.echo(f"ok: {checked} is valid")
+    checked = [str(p) for p in (config_path, ledger_path) if p is not None]
+    click.echo(f"ok: {' and '.join(checked)} {'is' if len(checked) == 1 else 'are'} valid")
 
 
 @cli.command("explain")
@@ -224,7 +244,7 @@ def render_command(ledger_path: Path, config_path: Path | None, today: Any, as_j
                          file=str(ledger_path), field="action")
     action = found[0]
     customer = next(c for c in ledger.customers if c.id == action.customer_id)
-    text = render(action, customer, config, day, language)
+    text = render(action, customer, config, day, language, history=ledger.reminders)
     if as_json:
         dump_json({"key": action.key, "customer_id": action.customer_id,
                    "channel": action.channel, "template": text.template,
@@ -238,7 +258,7 @@ def render_command(ledger_path: Path, config_path: Path | None, today: Any, as_j
 @click.option("--customers", type=click.IntRange(min=1), default=300, show_default=True)
 @click.option("--invoices", type=click.IntRange(min=1), default=5000, show_default=True)
 @click.option("--seed", type=int, default=42, show_default=True)
-@click.option("--save-ledger", type=click.Path(path_type=Path, dir_okay=False), default=None,
+@click.option("--save-ledger", type=FILE, default=None,
               help="Also write the generated ledger as a relance.ledger/1 file.")
 def demo_command(today: Any, customers: int, invoices: int, seed: int,
                  save_ledger: Path | None) -> None:
@@ -260,17 +280,18 @@ def demo_command(today: Any, customers: int, invoices: int, seed: int,
     for channel in ("email", "sms", "phone", "formal_notice", "escalation"):
         action = next((a for a in actions if a.channel == channel), None)
         if action is not None:
-            samples.append((action, render(action, by_id[action.customer_id], config, day)))
+            samples.append((action, render(action, by_id[action.customer_id], config, day,
+                                           history=ledger.reminders)))
     views.show_demo(ledger, actions, kpis, samples, day, saved=save_ledger)
 
 
 def render(action: Action, customer: Customer, config: Config, day: date,
-           language: str | None = None) -> RenderedText:
+           language: str | None = None, history: Sequence[Reminder] = ()) -> RenderedText:
     """The text of an action in the customer's language (else the company's)."""
     sender = Sender(**{**config.sender, "language": config.company_language})
     chosen = language or choose_language(customer.language, config.company_language)
     return render_action(action, customer, sender, day, language=chosen,
-                         overrides=config.templates)
+                         overrides=config.templates, history=history)
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from core.actions import Action
 from core.metrics import AGE_BUCKETS, Kpis
@@ -19,7 +20,8 @@ from core.model import Ledger
 from core.texts import RenderedText
 
 # Piped output (a file, CI logs) gets a comfortable width instead of rich's 80 columns.
-console = Console(width=shutil.get_terminal_size((132, 40)).columns)
+console = Console(width=shutil.get_terminal_size((132, 40)).columns, markup=False,
+                  highlight=False)
 
 BUCKET_LABELS = {
     "not_due": "not due", "1_30": "1-30 days", "31_60": "31-60 days",
@@ -114,11 +116,12 @@ def show_kpis(kpis: Kpis) -> None:
 
 
 def show_explanation(result: dict[str, Any]) -> None:
-    console.print(f"[bold]{result['name']}[/bold] ({result['customer_id']}) on {result['today']}")
+    console.print(Text(f"{result['name']} ({result['customer_id']}) on {result['today']}",
+                       style="bold"))
     if "segment" in result:
-        console.print(f"segment: [bold]{result['segment'] or '(none)'}[/bold]  "
-                      f"plan: [bold]{result['plan'] or '(none)'}[/bold]")
-        console.print(f"why: {result['segment_explanation']}")
+        console.print(f"segment: {result['segment'] or '(none)'}   "
+                      f"plan: {result['plan'] or '(none)'}")
+        console.print(f"why: {describe_assignment(result['segment_explanation'])}")
     metrics = Table(title="metrics")
     metrics.add_column("metric")
     metrics.add_column("value", justify="right")
@@ -136,7 +139,28 @@ def show_explanation(result: dict[str, Any]) -> None:
                           amount(row["open_amount"], row["currency"]), str(row["reached"]),
                           str(row["done"]), row["why"])
         console.print(table)
-    console.print(f"verdict: [bold]{result['verdict']}[/bold]")
+    console.print(Text(f"verdict: {result['verdict']}", style="bold"))
+
+
+def _short(value: object) -> str:
+    """A metric value as people read it: at most one decimal."""
+    try:
+        number = Decimal(str(value))
+    except ArithmeticError:
+        return str(value)
+    return str(number) if number == number.to_integral_value() else one_decimal(number)
+
+
+def describe_assignment(explanation: dict[str, Any]) -> str:
+    """The segment explanation in one readable line."""
+    rule = explanation.get("rule")
+    if rule is None:
+        return str(explanation.get("reason", "no segment rule matched"))
+    if rule == "manual":
+        return f"manual plan '{explanation.get('plan')}' set on the customer"
+    values = ", ".join(f"{name} = {_short(value)}" for name, value in
+                       (explanation.get("metrics") or {}).items())
+    return f"rule '{rule}' ({explanation.get('when')})" + (f" with {values}" if values else "")
 
 
 def show_rendered(action: Action, text: RenderedText) -> None:

@@ -77,8 +77,8 @@ class _SenderIn(_Strict):
 class _ConfigIn(_Strict):
     plans: list[_PlanIn] = Field(default_factory=list)
     segments: list[_SegmentIn] = Field(default_factory=list)
-    ecb_rate: Decimal | None = Field(default=None, ge=0, lt=1)
-    late_interest_rate: Decimal | None = Field(default=None, ge=0, lt=1)
+    ecb_rate: Decimal | None = None
+    late_interest_rate: Decimal | None = None
     company_language: str = "fr"
     payment_deadline_days: int = Field(default=DEFAULT_PAYMENT_DEADLINE_DAYS, ge=1, le=365)
     templates: dict[str, dict[str, str]] = Field(default_factory=dict)
@@ -89,6 +89,16 @@ class _ConfigIn(_Strict):
     def _float_as_written(cls, value: Any) -> Any:
         # TOML gives 0.0215 as a float; keep the digits the user wrote.
         return repr(value) if isinstance(value, float) else value
+
+    @field_validator("ecb_rate", "late_interest_rate")
+    @classmethod
+    def _a_fraction(cls, value: Decimal | None) -> Decimal | None:
+        if value is not None and not 0 <= value < 1:
+            raise ValueError(
+                f"a yearly rate is written as a fraction between 0 and 1 (0.0215 for 2.15 %), "
+                f"got {value}"
+            )
+        return value
 
 
 def _record_and_field(data: Mapping[str, Any], loc: tuple[int | str, ...]) -> tuple[str, str]:
@@ -192,7 +202,7 @@ def build_config(data: Mapping[str, Any], known_templates: frozenset[str]) -> Co
         plan = _plan(raw_plan)
         for field_name, message in plan.problems():
             problems.append(InputError(message, record=record, field=field_name))
-        for position, step in enumerate(plan.steps, start=1):
+        for position, step in enumerate(plan.steps):
             if step.template not in template_ids:
                 problems.append(
                     InputError(

@@ -345,8 +345,11 @@ def _reminder(raw: Any, read: _Reader) -> Reminder:
     lines = []
     for position, line in enumerate(raw_lines):
         where = f"invoices[{position}]"
-        if not isinstance(line, dict) or not line.keys() <= _REMINDER_LINE_FIELDS:
-            raise _Problem(where, "expected an object {id, step}")
+        if not isinstance(line, dict):
+            raise _Problem(where, f"expected an object {{id, step}}, got {_show(line)}")
+        if not line.keys() <= _REMINDER_LINE_FIELDS:
+            raise _Problem(f"{where}.{sorted(set(line) - _REMINDER_LINE_FIELDS)[0]}",
+                           "unknown field")
         step = line.get("step")
         if not isinstance(step, int) or isinstance(step, bool) or step < 1:
             raise _Problem(f"{where}.step", f"expected a step number >= 1, got {_show(step)}")
@@ -378,18 +381,34 @@ def _read_records(
     build: Callable[[Any], Any],
     keep: list[Any],
     release: bool,
+    seen: _Seen,
 ) -> Iterator[InputError]:
     raw_records = _section(document, name)
     for index, raw in enumerate(raw_records):
         try:
             keep.append(build(raw))
+            seen.positions[name].append(index)
         except _Problem as problem:
+            if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+                seen.rejected_ids[name].add(raw["id"])
             yield InputError(problem.message, record=_record_name(name, index, raw),
                              field=problem.field or None)
         if release:
             # Free each parsed dict as soon as it is converted: the parsed JSON
             # of a large ledger is bigger than the model built from it.
             raw_records[index] = None
+
+
+class _Seen:
+    """Where each kept record stood in the file, and the ids of rejected records,
+    so that checks across records name the right record and do not report
+    consequences of a problem already reported."""
+
+    def __init__(self) -> None:
+        self.positions: dict[str, list[int]] = {"customers": [], "invoices": [],
+                                                "reminders": []}
+        self.rejected_ids: dict[str, set[str]] = {"customers": set(), "invoices": set(),
+                                                  "reminders": set()}
 
 
 def _iter_problems(document: Any, *, release: bool, out: Ledger) -> Iterator[InputError]:
@@ -411,37 +430,47 @@ def _iter_problems(document: Any, *, release: bool, out: Ledger) -> Iterator[Inp
     read = _Reader()
     fast = _FastPath(read, currency)
 
+    seen = _Seen()
     try:
         yield from _read_records(document, "customers", lambda r: _customer(r, read),
-                                 out.customers, release)
-        yield from _read_records(document, "invoices", fast.invoice, out.invoices, release)
-        yield from _read_records(document, "reminders", fast.reminder, out.reminders, release)
+                                 out.customers, release, seen)
+        yield from _read_records(document, "invoices", fast.invoice, out.invoices, release,
+                                 seen)
+        yield from _read_records(document, "reminders", fast.reminder, out.reminders, release,
+                                 seen)
     except InputError as error:
         yield error
         return
-    yield from cross_check(out)
+    yield from cross_check(out, seen)
 
 
-def cross_check(ledger: Ledger) -> Iterator[InputError]:
+def cross_check(ledger: Ledger, seen: _Seen | None = None) -> Iterator[InputError]:
+    """Checks across records: unique ids and keys, known customers."""
+    def position(section: str, kept: int) -> int:
+        return seen.positions[section][kept] if seen is not None else kept
+
     customer_ids: set[str] = set()
-    for index, customer in enumerate(ledger.customers):
+    for kept, customer in enumerate(ledger.customers):
+        index = position("customers", kept)
         if customer.id in customer_ids:
             yield InputError(f"duplicate customer id '{customer.id}'",
                              record=f"customers[{index}] (id '{customer.id}')", field="id")
         customer_ids.add(customer.id)
+    # A customer rejected above is not reported again as unknown.
+    known = customer_ids | seen.rejected_ids["customers"] if seen else customer_ids
     invoice_ids: set[str] = set()
-    for index, invoice in enumerate(ledger.invoices):
-        record = f"invoices[{index}] (id '{invoice.id}')"
+    for kept, invoice in enumerate(ledger.invoices):
+        record = f"invoices[{position('invoices', kept)}] (id '{invoice.id}')"
         if invoice.id in invoice_ids:
             yield InputError(f"duplicate invoice id '{invoice.id}'", record=record, field="id")
         invoice_ids.add(invoice.id)
-        if invoice.customer_id not in customer_ids:
+        if invoice.customer_id not in known:
             yield InputError(f"unknown customer '{invoice.customer_id}'", record=record,
                              field="customer_id")
     keys: set[str] = set()
-    for index, reminder in enumerate(ledger.reminders):
-        record = f"reminders[{index}] (key '{reminder.key}')"
-        if reminder.customer_id not in customer_ids:
+    for kept, reminder in enumerate(ledger.reminders):
+        record = f"reminders[{position('reminders', kept)}] (key '{reminder.key}')"
+        if reminder.customer_id not in known:
             yield InputError(f"unknown customer '{reminder.customer_id}'", record=record,
                              field="customer_id")
         if reminder.key in keys:

@@ -104,7 +104,7 @@ def decode_ledger(data: bytes) -> Ledger:
     try:
         raw = _DECODER.decode(data)
         return _build(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError, _Invalid) as error:
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, _Invalid) as error:
         raise _precise_error(data, error) from None
 
 
@@ -112,6 +112,8 @@ def _precise_error(data: bytes, error: Exception) -> InputError:
     """Name the first problem as core.ledger's validator words it."""
     try:
         document = json.loads(data)
+    except UnicodeDecodeError as bad:
+        return InputError(f"not UTF-8 text (byte {bad.start})")
     except json.JSONDecodeError as bad:
         return InputError(f"not valid JSON: {bad.msg} (line {bad.lineno}, column {bad.colno})")
     except (UnicodeDecodeError, ValueError, RecursionError) as bad:

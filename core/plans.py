@@ -37,7 +37,8 @@ class Plan:
             found.append(("name", "a plan needs a name"))
         if not self.steps:
             found.append(("steps", "a plan needs at least one step"))
-        for index, step in enumerate(self.steps, start=1):
+        # Field paths index arrays from 0, like every other path in messages.
+        for index, step in enumerate(self.steps):
             where = f"steps[{index}]"
             if step.channel not in CHANNELS:
                 found.append((f"{where}.channel", f"unknown channel '{step.channel}' "
@@ -46,9 +47,9 @@ class Plan:
                 found.append((f"{where}.template", "a step needs a template id"))
             if step.min_amount is not None and step.min_amount < 0:
                 found.append((f"{where}.min_amount", "must not be negative"))
-            if index > 1 and step.offset <= self.steps[index - 2].offset:
+            if index > 0 and step.offset <= self.steps[index - 1].offset:
                 found.append((f"{where}.offset", f"offsets must strictly increase "
-                              f"({self.steps[index - 2].offset} then {step.offset})"))
+                              f"({self.steps[index - 1].offset} then {step.offset})"))
         if self.min_amount < 0:
             found.append(("min_amount", "must not be negative"))
         if self.cooldown_days < 0:
