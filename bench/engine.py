@@ -64,9 +64,13 @@ def measure_in_process(path: Path) -> dict[str, Any]:
     compute_kpis(ledger, TODAY, segments)
     done = time.perf_counter()
     return {
-        "load_s": loaded - start, "plan_s": planned - loaded, "kpis_s": done - planned,
-        "actions": len(actions), "invoices": len(ledger.invoices),
-        "customers": len(ledger.customers), "max_rss_mb": max_rss_mb(),
+        "load_s": loaded - start,
+        "plan_s": planned - loaded,
+        "kpis_s": done - planned,
+        "actions": len(actions),
+        "invoices": len(ledger.invoices),
+        "customers": len(ledger.customers),
+        "max_rss_mb": max_rss_mb(),
     }
 
 
@@ -108,17 +112,32 @@ def measure_naive(path: Path) -> dict[str, Any]:
     # Naive done steps: scan the whole journal for every open invoice.
     for inv in ledger.invoices:
         if inv.open_amount > 0:
-            max((line.step for r in ledger.reminders for line in r.invoices
-                 if line.invoice_id == inv.id), default=0)
+            max(
+                (
+                    line.step
+                    for r in ledger.reminders
+                    for line in r.invoices
+                    if line.invoice_id == inv.id
+                ),
+                default=0,
+            )
     planner.run()
     planned = time.perf_counter()
-    return {"load_s": loaded - start, "plan_s": planned - loaded,
-            "invoices": len(ledger.invoices), "max_rss_mb": max_rss_mb()}
+    return {
+        "load_s": loaded - start,
+        "plan_s": planned - loaded,
+        "invoices": len(ledger.invoices),
+        "max_rss_mb": max_rss_mb(),
+    }
 
 
 def child(mode: str, path: Path) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, __file__, "--child", mode, str(path)],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", mode, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     result: dict[str, Any] = json.loads(out.stdout)
     return result
 
@@ -127,8 +146,10 @@ def end_to_end(path: Path, out_path: Path) -> dict[str, Any]:
     relance = Path(sys.executable).with_name("relance")
     start = time.perf_counter()
     with out_path.open("wb") as out:
-        process = subprocess.Popen([str(relance), "plan", "--ledger", str(path), "--today",
-                                    TODAY.isoformat(), "--json"], stdout=out)
+        process = subprocess.Popen(
+            [str(relance), "plan", "--ledger", str(path), "--today", TODAY.isoformat(), "--json"],
+            stdout=out,
+        )
         # wait4 gives this child's own peak memory, not the maximum over all children.
         _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - start
@@ -138,8 +159,9 @@ def end_to_end(path: Path, out_path: Path) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--child", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -155,8 +177,10 @@ def main() -> None:
         generate(naive_path, 10_000)
         fast = child("engine", naive_path)
         naive = child("naive", naive_path)
-        print(f"baseline, 10,000 invoices: load {naive['load_s']:.2f} s -> {fast['load_s']:.2f} s,"
-              f" plan {naive['plan_s']:.2f} s -> {fast['plan_s']:.2f} s")
+        print(
+            f"baseline, 10,000 invoices: load {naive['load_s']:.2f} s -> {fast['load_s']:.2f} s,"
+            f" plan {naive['plan_s']:.2f} s -> {fast['plan_s']:.2f} s"
+        )
         for size in args.sizes:
             path = workdir / f"ledger-{size}.json"
             start = time.perf_counter()
@@ -165,14 +189,20 @@ def main() -> None:
             mb = path.stat().st_size / 1e6
             engine = child("engine", path)
             e2e = end_to_end(path, workdir / "actions.json")
-            print(f"{engine['invoices']:>9,} invoices / {engine['customers']:,} customers"
-                  f" ({mb:,.0f} MB JSON, generated in {generated:.1f} s)")
-            print(f"  load {engine['load_s']:.2f} s | plan {engine['plan_s']:.2f} s | kpis "
-                  f"{engine['kpis_s']:.2f} s | plan + kpis "
-                  f"{engine['plan_s'] + engine['kpis_s']:.2f} s | {engine['actions']:,} actions"
-                  f" | peak {engine['max_rss_mb']:,.0f} MB")
-            print(f"  end to end `relance plan --json`: {e2e['cli_s']:.2f} s,"
-                  f" peak {e2e['max_rss_mb']:,.0f} MB")
+            print(
+                f"{engine['invoices']:>9,} invoices / {engine['customers']:,} customers"
+                f" ({mb:,.0f} MB JSON, generated in {generated:.1f} s)"
+            )
+            print(
+                f"  load {engine['load_s']:.2f} s | plan {engine['plan_s']:.2f} s | kpis "
+                f"{engine['kpis_s']:.2f} s | plan + kpis "
+                f"{engine['plan_s'] + engine['kpis_s']:.2f} s | {engine['actions']:,} actions"
+                f" | peak {engine['max_rss_mb']:,.0f} MB"
+            )
+            print(
+                f"  end to end `relance plan --json`: {e2e['cli_s']:.2f} s,"
+                f" peak {e2e['max_rss_mb']:,.0f} MB"
+            )
             path.unlink()
 
 

@@ -25,8 +25,8 @@ from core.engine import Planner, check_manual_plans, plan
 from core.errors import InputError
 from core.metrics import compute_kpis
 from core.model import Customer, Reminder
-from core.texts import RenderedText, Sender, choose_language, render_action, template_ids
 from core.serialize import action_to_json, jsonable, kpis_to_json
+from core.texts import RenderedText, Sender, choose_language, render_action, template_ids
 
 EXIT_BAD_INPUT = 2
 F = TypeVar("F", bound=Callable[..., Any])
@@ -38,13 +38,12 @@ def dump_json(data: Any) -> None:
     sys.stdout.flush()
 
 
-class DateParam(click.ParamType):
+class DateParam(click.ParamType):  # type: ignore[type-arg]  # generic in click >= 8.4
     """A calendar date written YYYY-MM-DD."""
 
     name = "YYYY-MM-DD"
 
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> date:
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
         if isinstance(value, date):
             return value
         try:
@@ -61,23 +60,32 @@ FILE = click.Path(path_type=Path)
 
 
 def ledger_option(f: F) -> F:
-    return click.option("--ledger", "ledger_path", required=True, type=FILE,
-                        help="A relance.ledger/1 JSON file.")(f)
+    return click.option(
+        "--ledger", "ledger_path", required=True, type=FILE, help="A relance.ledger/1 JSON file."
+    )(f)
 
 
 def config_option(f: F) -> F:
-    return click.option("--config", "config_path", default=None, type=FILE,
-                        help="A TOML config (plans, segments, rates); default: shipped plans.")(f)
+    return click.option(
+        "--config",
+        "config_path",
+        default=None,
+        type=FILE,
+        help="A TOML config (plans, segments, rates); default: shipped plans.",
+    )(f)
 
 
 def today_option(f: F) -> F:
-    return click.option("--today", type=DateParam(), default=None,
-                        help="The run date, YYYY-MM-DD (default: the current date).")(f)
+    return click.option(
+        "--today",
+        type=DateParam(),
+        default=None,
+        help="The run date, YYYY-MM-DD (default: the current date).",
+    )(f)
 
 
 def json_option(f: F) -> F:
-    return click.option("--json", "as_json", is_flag=True,
-                        help="Machine-readable JSON output.")(f)
+    return click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON output.")(f)
 
 
 def run_date(value: date | None) -> date:
@@ -95,10 +103,15 @@ def cli() -> None:
 @config_option
 @today_option
 @json_option
-@click.option("--limit", type=click.IntRange(min=1), default=None,
-              help="Show only the first N actions (human output).")
-def plan_command(ledger_path: Path, config_path: Path | None, today: Any, as_json: bool,
-                 limit: int | None) -> None:
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Show only the first N actions (human output).",
+)
+def plan_command(
+    ledger_path: Path, config_path: Path | None, today: Any, as_json: bool, limit: int | None
+) -> None:
     """What is due today: one action per customer and currency, highest priority first.
 
     \b
@@ -148,8 +161,9 @@ def kpi_command(ledger_path: Path, config_path: Path | None, today: Any, as_json
 
 
 @cli.command("validate")
-@click.option("--ledger", "ledger_path", default=None, type=FILE,
-              help="A ledger JSON file to check.")
+@click.option(
+    "--ledger", "ledger_path", default=None, type=FILE, help="A ledger JSON file to check."
+)
 @config_option
 def validate_command(ledger_path: Path | None, config_path: Path | None) -> None:
     """Check a config and/or a ledger: every problem is listed; exit code 2 if any.
@@ -186,8 +200,9 @@ def validate_command(ledger_path: Path | None, config_path: Path | None) -> None
 @today_option
 @json_option
 @click.option("--customer", "customer_id", required=True, help="The customer id.")
-def explain_command(ledger_path: Path, config_path: Path | None, today: Any, as_json: bool,
-                    customer_id: str) -> None:
+def explain_command(
+    ledger_path: Path, config_path: Path | None, today: Any, as_json: bool, customer_id: str
+) -> None:
     """Why a customer is (or is not) reminded today: segment, metrics, plan, and each
     open invoice's reached and done step."""
     config = open_config(config_path)
@@ -195,8 +210,9 @@ def explain_command(ledger_path: Path, config_path: Path | None, today: Any, as_
     day = run_date(today)
     customer = next((c for c in ledger.customers if c.id == customer_id), None)
     if customer is None:
-        raise InputError(f"no customer with id '{customer_id}'", file=str(ledger_path),
-                         field="customer")
+        raise InputError(
+            f"no customer with id '{customer_id}'", file=str(ledger_path), field="customer"
+        )
     try:
         check_manual_plans(ledger, config)
     except InputError as error:
@@ -213,14 +229,28 @@ def explain_command(ledger_path: Path, config_path: Path | None, today: Any, as_
 @config_option
 @today_option
 @json_option
-@click.option("--action", "action_key", default=None,
-              help="The action key (or a unique prefix of it), from `relance plan`.")
-@click.option("--customer", "customer_id", default=None,
-              help="Render the customer's first action today instead.")
+@click.option(
+    "--action",
+    "action_key",
+    default=None,
+    help="The action key (or a unique prefix of it), from `relance plan`.",
+)
+@click.option(
+    "--customer",
+    "customer_id",
+    default=None,
+    help="Render the customer's first action today instead.",
+)
 @click.option("--language", default=None, help="Force a language (fr, en).")
-def render_command(ledger_path: Path, config_path: Path | None, today: Any, as_json: bool,
-                   action_key: str | None, customer_id: str | None,
-                   language: str | None) -> None:
+def render_command(
+    ledger_path: Path,
+    config_path: Path | None,
+    today: Any,
+    as_json: bool,
+    action_key: str | None,
+    customer_id: str | None,
+    language: str | None,
+) -> None:
     """The full text of a planned reminder, as the customer would read it, in their language."""
 
     if (action_key is None) == (customer_id is None):
@@ -240,15 +270,26 @@ def render_command(ledger_path: Path, config_path: Path | None, today: Any, as_j
         what = f"an action today for customer '{customer_id}'"
     if len(found) != 1:
         reason = "no" if not found else "more than one"
-        raise InputError(f"{reason} planned action matches {what} on {day.isoformat()}",
-                         file=str(ledger_path), field="action")
+        raise InputError(
+            f"{reason} planned action matches {what} on {day.isoformat()}",
+            file=str(ledger_path),
+            field="action",
+        )
     action = found[0]
     customer = next(c for c in ledger.customers if c.id == action.customer_id)
     text = render(action, customer, config, day, language, history=ledger.reminders)
     if as_json:
-        dump_json({"key": action.key, "customer_id": action.customer_id,
-                   "channel": action.channel, "template": text.template,
-                   "language": text.language, "subject": text.subject, "body": text.body})
+        dump_json(
+            {
+                "key": action.key,
+                "customer_id": action.customer_id,
+                "channel": action.channel,
+                "template": text.template,
+                "language": text.language,
+                "subject": text.subject,
+                "body": text.body,
+            }
+        )
     else:
         views.show_rendered(action, text)
 
@@ -258,11 +299,19 @@ def render_command(ledger_path: Path, config_path: Path | None, today: Any, as_j
 @click.option("--customers", type=click.IntRange(min=1), default=300, show_default=True)
 @click.option("--invoices", type=click.IntRange(min=1), default=5000, show_default=True)
 @click.option("--seed", type=int, default=42, show_default=True)
-@click.option("--save-ledger", type=FILE, default=None,
-              help="Also write the generated ledger as a relance.ledger/1 file.")
-def demo_command(today: Any, customers: int, invoices: int, seed: int,
-                 save_ledger: Path | None) -> None:
-    """Generate a realistic French SME ledger and plan today's reminders (dry run: nothing is sent)."""
+@click.option(
+    "--save-ledger",
+    type=FILE,
+    default=None,
+    help="Also write the generated ledger as a relance.ledger/1 file.",
+)
+def demo_command(
+    today: Any, customers: int, invoices: int, seed: int, save_ledger: Path | None
+) -> None:
+    """Generate a realistic French SME ledger and plan today's reminders.
+
+    A dry run: nothing is sent.
+    """
     from connectors.demo.generator import generate_ledger, write_ledger_json
     from core.config import load_config
 
@@ -280,18 +329,31 @@ def demo_command(today: Any, customers: int, invoices: int, seed: int,
     for channel in ("email", "sms", "phone", "formal_notice", "escalation"):
         action = next((a for a in actions if a.channel == channel), None)
         if action is not None:
-            samples.append((action, render(action, by_id[action.customer_id], config, day,
-                                           history=ledger.reminders)))
+            samples.append(
+                (
+                    action,
+                    render(
+                        action, by_id[action.customer_id], config, day, history=ledger.reminders
+                    ),
+                )
+            )
     views.show_demo(ledger, actions, kpis, samples, day, saved=save_ledger)
 
 
-def render(action: Action, customer: Customer, config: Config, day: date,
-           language: str | None = None, history: Sequence[Reminder] = ()) -> RenderedText:
+def render(
+    action: Action,
+    customer: Customer,
+    config: Config,
+    day: date,
+    language: str | None = None,
+    history: Sequence[Reminder] = (),
+) -> RenderedText:
     """The text of an action in the customer's language (else the company's)."""
     sender = Sender(**{**config.sender, "language": config.company_language})
     chosen = language or choose_language(customer.language, config.company_language)
-    return render_action(action, customer, sender, day, language=chosen,
-                         overrides=config.templates, history=history)
+    return render_action(
+        action, customer, sender, day, language=chosen, overrides=config.templates, history=history
+    )
 
 
 def main() -> None:
@@ -314,8 +376,8 @@ def main() -> None:
     except Exception as error:  # the last line of defence: no traceback for users
         if os.environ.get("RELANCE_DEBUG"):
             raise
-        click.echo(f"internal error: {type(error).__name__}: {error} "
-                   "(set RELANCE_DEBUG=1 for details)", err=True)
+        click.echo(
+            f"internal error: {type(error).__name__}: {error} (set RELANCE_DEBUG=1 for details)",
+            err=True,
+        )
         sys.exit(1)
-
-

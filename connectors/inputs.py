@@ -28,8 +28,10 @@ def read_json(path: Path) -> Any:
     try:
         return json.loads(data)
     except json.JSONDecodeError as error:
-        raise InputError(f"not valid JSON: {error.msg} (line {error.lineno}, column "
-                         f"{error.colno})", file=str(path)) from None
+        raise InputError(
+            f"not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})",
+            file=str(path),
+        ) from None
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise InputError(f"not valid JSON: {error}", file=str(path)) from None
 

@@ -17,7 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from core.errors import InputError
 from core.penalties import DEFAULT_PAYMENT_DEADLINE_DAYS
 from core.plans import Plan, Step, shipped_plans
-from core.texts import TemplateError, compile_template
 from core.segments import (
     MANUAL_SEGMENT,
     ExpressionError,
@@ -25,6 +24,7 @@ from core.segments import (
     compile_condition,
     shipped_segments,
 )
+from core.texts import TemplateError, compile_template
 
 
 @dataclass(frozen=True)
@@ -206,7 +206,8 @@ def build_config(data: Mapping[str, Any], known_templates: frozenset[str]) -> Co
             if step.template not in template_ids:
                 problems.append(
                     InputError(
-                        f"unknown template '{step.template}' (known: {', '.join(sorted(template_ids))})",
+                        f"unknown template '{step.template}' "
+                        f"(known: {', '.join(sorted(template_ids))})",
                         record=record,
                         field=f"steps[{position}].template",
                     )

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from bisect import bisect_right
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -66,11 +64,14 @@ def check_manual_plans(ledger: Ledger, config: Config) -> None:
         if customer.plan is not None and customer.plan not in config.plans:
             raise InputError(
                 f"unknown plan '{customer.plan}' (known: {', '.join(sorted(config.plans))})",
-                record=f"customers[{index}] (id '{customer.id}')", field="plan")
+                record=f"customers[{index}] (id '{customer.id}')",
+                field="plan",
+            )
 
 
-def segment_of(customer: Customer, invoices: Sequence[Invoice], config: Config,
-               today: date) -> Assignment:
+def segment_of(
+    customer: Customer, invoices: Sequence[Invoice], config: Config, today: date
+) -> Assignment:
     metrics = {} if customer.plan else customer_metrics(customer, invoices, today)
     return assign(config.segments, metrics, customer.plan)
 
@@ -85,14 +86,16 @@ class Planner:
         self.index = ledger_index(ledger)
         self.offsets = {name: [s.offset for s in plan.steps] for name, plan in config.plans.items()}
         self.business_day = is_business_day(today)
-        self.rate = late_interest_rate(today, ecb_rate=config.ecb_rate,
-                                       contract_rate=config.late_interest_rate)
+        self.rate = late_interest_rate(
+            today, ecb_rate=config.ecb_rate, contract_rate=config.late_interest_rate
+        )
         # Customer-level gates that hold under every plan let the run skip a
         # customer before computing its metrics; the result is the same.
         plans = config.plans.values()
         self._min_cooldown = min((p.cooldown_days for p in plans), default=0)
         self._closed_under_every_plan = not self.business_day and all(
-            p.business_days_only for p in plans)
+            p.business_days_only for p in plans
+        )
         self._assignments: dict[str, Assignment] = {}
 
     def segment(self, customer: Customer) -> Assignment:
@@ -126,8 +129,7 @@ class Planner:
         actions.sort(key=lambda a: (-a.priority, a.customer_id, a.currency))
         return actions
 
-    def plan_customer(self, customer: Customer,
-                      open_invoices: list[Invoice]) -> list[Action | str]:
+    def plan_customer(self, customer: Customer, open_invoices: list[Invoice]) -> list[Action | str]:
         """The customer's actions today, or for each currency with a due reminder held
         back, the reason it is held (a string).  ``open_invoices``: the customer's
         invoices and credit notes with an open amount."""
@@ -135,9 +137,12 @@ class Planner:
         t = today.toordinal()
         # Candidate test of DESIGN §5.1, inlined: it runs once per invoice.
         candidates = [
-            inv for inv in open_invoices
-            if inv.kind == "invoice" and not inv.escalated
-            and not inv.factored and (inv.dispute is None or inv.dispute.closed is not None)
+            inv
+            for inv in open_invoices
+            if inv.kind == "invoice"
+            and not inv.escalated
+            and not inv.factored
+            and (inv.dispute is None or inv.dispute.closed is not None)
             and (inv.promise_date is None or inv.promise_date < today)
         ]
         if not candidates:
@@ -194,13 +199,16 @@ class Planner:
                     return True
         return False
 
-    def gate(self, customer: Customer, plan: Plan, net_overdue: Decimal,
-             pre_due_only: bool) -> str | None:
+    def gate(
+        self, customer: Customer, plan: Plan, net_overdue: Decimal, pre_due_only: bool
+    ) -> str | None:
         """Why a due reminder is held today (DESIGN §5.4), or None when it goes out."""
         last = self.index.last_reminder.get(customer.id)
         if last is not None and (self.today - last).days < plan.cooldown_days:
-            return (f"cooldown: last reminder on {last.isoformat()}, "
-                    f"{plan.cooldown_days} days must pass")
+            return (
+                f"cooldown: last reminder on {last.isoformat()}, "
+                f"{plan.cooldown_days} days must pass"
+            )
         if plan.business_days_only and not self.business_day:
             return "not a business day"
         if not pre_due_only:
@@ -210,17 +218,27 @@ class Planner:
                 return f"net overdue {net_overdue} below the plan minimum {plan.min_amount}"
         return None
 
-    def _action(self, customer: Customer, open_invoices: list[Invoice], plan: Plan,
-                assignment: Assignment, currency: str,
-                rows: list[tuple[Invoice, int, int]]) -> Action | str | None:
+    def _action(
+        self,
+        customer: Customer,
+        open_invoices: list[Invoice],
+        plan: Plan,
+        assignment: Assignment,
+        currency: str,
+        rows: list[tuple[Invoice, int, int]],
+    ) -> Action | str | None:
         needed = [(inv, days, step) for inv, days, step in rows if step]
         if not needed:
             return None
         overdue = sum((inv.open_amount for inv, days, _ in rows if days > 0), ZERO)
         credit_notes = sorted(
-            (inv for inv in open_invoices
-             if inv.kind == "credit_note" and inv.currency == currency),
-            key=lambda inv: inv.id)
+            (
+                inv
+                for inv in open_invoices
+                if inv.kind == "credit_note" and inv.currency == currency
+            ),
+            key=lambda inv: inv.id,
+        )
         credits_total = sum((c.open_amount for c in credit_notes), ZERO)
         net_overdue = overdue - credits_total
         pre_due_only = all(plan.steps[step - 1].is_pre_due for _, _, step in needed)
@@ -234,7 +252,8 @@ class Planner:
         listed_ids = {inv.id for inv, _, _ in needed}
         context = sorted(
             ((inv, days) for inv, days, _ in rows if days > 0 and inv.id not in listed_ids),
-            key=lambda row: row[0].id)
+            key=lambda row: row[0].id,
+        )
         formal = top_step.channel == "formal_notice"
         company = customer.kind == "company"
         listed = tuple(self._listed(inv, days, step, formal, company) for inv, days, step in needed)
@@ -258,16 +277,21 @@ class Planner:
             overdue_amount=overdue,
             net_due=net_due,
             invoices=listed,
-            context=tuple(ContextInvoice(inv.id, inv.number, days, inv.open_amount)
-                          for inv, days in context),
+            context=tuple(
+                ContextInvoice(inv.id, inv.number, days, inv.open_amount) for inv, days in context
+            ),
             credits=tuple(Credit(c.id, c.number, c.open_amount) for c in credit_notes),
             explanation={
                 "segment": assignment.explanation,
                 "plan": plan.name,
                 "step": {"index": top, "offset": top_step.offset, "channel": top_step.channel},
                 "invoices": [
-                    {"id": inv.id, "days_overdue": days, "reached": step,
-                     "done": self.index.done_step(inv.id, plan.name)}
+                    {
+                        "id": inv.id,
+                        "days_overdue": days,
+                        "reached": step,
+                        "done": self.index.done_step(inv.id, plan.name),
+                    }
                     for inv, days, step in needed
                 ],
                 "net_overdue": str(net_overdue),
@@ -276,8 +300,9 @@ class Planner:
             payment_deadline_days=self.config.payment_deadline_days if formal else None,
         )
 
-    def _listed(self, inv: Invoice, days: int, step: int, formal: bool,
-                company: bool) -> ActionInvoice:
+    def _listed(
+        self, inv: Invoice, days: int, step: int, formal: bool, company: bool
+    ) -> ActionInvoice:
         if not formal:
             return ActionInvoice(inv.id, inv.number, step, days, inv.open_amount)
         if company:
@@ -294,8 +319,11 @@ class Planner:
         invoices = self.index.by_customer.get(customer.id, [])
         metrics = customer_metrics(customer, invoices, today)
         result: dict[str, Any] = {
-            "customer_id": customer.id, "name": customer.name, "today": today.isoformat(),
-            "excluded": customer.excluded, "metrics": metrics,
+            "customer_id": customer.id,
+            "name": customer.name,
+            "today": today.isoformat(),
+            "excluded": customer.excluded,
+            "metrics": metrics,
         }
         if customer.excluded:
             result["verdict"] = "excluded: no reminder at all"
@@ -318,12 +346,19 @@ class Planner:
             days = (today - inv.due_date).days
             reached = reached_step(plan, offsets, days, inv.open_amount)
             done = self.index.done_step(inv.id, plan.name)
-            rows.append({
-                "id": inv.id, "number": inv.number, "currency": inv.currency,
-                "due_date": inv.due_date.isoformat(), "days_overdue": days,
-                "open_amount": inv.open_amount, "reached": reached, "done": done,
-                "why": self._why(inv, plan, days, reached, done),
-            })
+            rows.append(
+                {
+                    "id": inv.id,
+                    "number": inv.number,
+                    "currency": inv.currency,
+                    "due_date": inv.due_date.isoformat(),
+                    "days_overdue": days,
+                    "open_amount": inv.open_amount,
+                    "reached": reached,
+                    "done": done,
+                    "why": self._why(inv, plan, days, reached, done),
+                }
+            )
         result["invoices"] = rows
         open_invoices = self.index.open_by_customer.get(customer.id, [])
         outcomes = self.plan_customer(customer, open_invoices) if open_invoices else []
@@ -349,8 +384,10 @@ class Planner:
             index = bisect_right([s.offset for s in plan.steps], days)
             if index == 0:
                 return f"first step at day {plan.steps[0].offset}, invoice at day {days}"
-            return (f"step {index} needs at least {plan.steps[index - 1].min_amount} "
-                    f"open, invoice has {inv.open_amount}")
+            return (
+                f"step {index} needs at least {plan.steps[index - 1].min_amount} "
+                f"open, invoice has {inv.open_amount}"
+            )
         if reached <= done:
             return f"step {reached} reached and already done"
         step = plan.steps[reached - 1]
@@ -364,7 +401,10 @@ def plan(ledger: Ledger, config: Config, today: date) -> list[Action]:
 
 
 def record(action: Action, today: date) -> Reminder:
-    """The journal entry for an executed action: its invoices' done steps become their reached steps."""
+    """The journal entry for an executed action.
+
+    Once recorded, each listed invoice's done step is its reached step.
+    """
     return Reminder(
         customer_id=action.customer_id,
         date=today,

@@ -10,7 +10,11 @@ class InputError(ValueError):
     """
 
     def __init__(
-        self, message: str, *, file: str | None = None, record: str | None = None,
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        record: str | None = None,
         field: str | None = None,
     ) -> None:
         super().__init__(message)
@@ -21,7 +25,9 @@ class InputError(ValueError):
 
     def located(self, file: str) -> InputError:
         """The same error, with the file name filled in by the caller that knows it."""
-        return InputError(self.message, file=self.file or file, record=self.record, field=self.field)
+        return InputError(
+            self.message, file=self.file or file, record=self.record, field=self.field
+        )
 
     def __str__(self) -> str:
         where = [part for part in (self.file, self.record) if part]

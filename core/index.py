@@ -10,25 +10,45 @@ length; a ledger whose records are replaced in place must be built anew.
 from __future__ import annotations
 
 from datetime import date
+from typing import NamedTuple
 
 from core.model import Invoice, Ledger, Reminder
 
+EFFECTIVENESS_WINDOW_DAYS = 14
+
 
 class Reminded:
-    """What the journal says about one invoice: the invoice itself (None when it
-    is no longer in the ledger), its first reminder, and its done step per plan."""
+    """What the journal says about one invoice: its first reminder, its done step
+    per plan, and when the invoice was fully paid (None: open, or no longer in
+    the ledger)."""
 
-    __slots__ = ("done", "first", "invoice")
+    __slots__ = ("done", "first", "paid")
 
     def __init__(self, invoice: Invoice | None, first: date) -> None:
-        self.invoice = invoice
         self.first = first
         self.done: dict[str, int] = {}
+        self.paid = None if invoice is None or invoice.open_amount else invoice.paid_date
+
+
+class ReminderStats(NamedTuple):
+    """One journal entry, summed up: its step (the highest of its invoices), how
+    many invoices it listed, and how many of them were fully paid within 14 days."""
+
+    step: int
+    invoices: int
+    paid_within_14_days: int
 
 
 class LedgerIndex:
-    __slots__ = ("by_customer", "by_id", "fingerprint", "last_reminder", "open_by_customer",
-                 "reminded", "reminder_invoices")
+    __slots__ = (
+        "by_customer",
+        "by_id",
+        "fingerprint",
+        "last_reminder",
+        "open_by_customer",
+        "reminded",
+        "reminder_stats",
+    )
 
     def __init__(self) -> None:
         self.by_id: dict[str, Invoice] = {}
@@ -38,8 +58,8 @@ class LedgerIndex:
         # The journal joined to the invoices once, so that nothing later looks
         # an invoice up by id (each lookup in a million-entry dict is a cache miss).
         self.reminded: dict[str, Reminded] = {}
-        # Parallel to the ledger's reminders: each line's invoice record.
-        self.reminder_invoices: list[tuple[Reminded, ...]] = []
+        # Parallel to the ledger's reminders.
+        self.reminder_stats: list[ReminderStats] = []
         self.last_reminder: dict[str, date] = {}
         self.fingerprint: tuple[int, int, int, int] = (0, 0, 0, 0)
 
@@ -63,10 +83,10 @@ class LedgerIndex:
     def add_reminders(self, reminders: list[Reminder]) -> None:
         """Join the journal to the invoices (call after add_invoices)."""
         reminded, by_id, last = self.reminded, self.by_id, self.last_reminder
-        joined = self.reminder_invoices
+        stats = self.reminder_stats
         for reminder in reminders:
             sent, plan = reminder.date, reminder.plan
-            records = []
+            top = paid_soon = 0
             for iid, step in reminder.invoices:
                 record = reminded.get(iid)
                 if record is None:
@@ -75,8 +95,12 @@ class LedgerIndex:
                     record.first = sent
                 if step > record.done.get(plan, 0):
                     record.done[plan] = step
-                records.append(record)
-            joined.append(tuple(records))
+                if step > top:
+                    top = step
+                paid = record.paid
+                if paid is not None and 0 <= (paid - sent).days <= EFFECTIVENESS_WINDOW_DAYS:
+                    paid_soon += 1
+            stats.append(ReminderStats(top, len(reminder.invoices), paid_soon))
             known = last.get(reminder.customer_id)
             if known is None or sent > known:
                 last[reminder.customer_id] = sent
@@ -88,8 +112,7 @@ class LedgerIndex:
 
 
 def _fingerprint(ledger: Ledger) -> tuple[int, int, int, int]:
-    return (id(ledger.invoices), len(ledger.invoices), id(ledger.reminders),
-            len(ledger.reminders))
+    return (id(ledger.invoices), len(ledger.invoices), id(ledger.reminders), len(ledger.reminders))
 
 
 def ledger_index(ledger: Ledger) -> LedgerIndex:

@@ -33,14 +33,39 @@ from core.model import (
 LEDGER_FORMAT = "relance.ledger/1"
 
 _TOP_FIELDS = frozenset({"format", "currency", "customers", "invoices", "reminders"})
-_CUSTOMER_FIELDS = frozenset({
-    "id", "name", "kind", "emails", "phone", "language", "tags", "excluded", "plan",
-    "credit_limit", "created",
-})
-_INVOICE_FIELDS = frozenset({
-    "id", "customer_id", "number", "kind", "issue_date", "due_date", "amount", "open_amount",
-    "currency", "paid_date", "dispute", "promise_date", "escalated", "factored",
-})
+_CUSTOMER_FIELDS = frozenset(
+    {
+        "id",
+        "name",
+        "kind",
+        "emails",
+        "phone",
+        "language",
+        "tags",
+        "excluded",
+        "plan",
+        "credit_limit",
+        "created",
+    }
+)
+_INVOICE_FIELDS = frozenset(
+    {
+        "id",
+        "customer_id",
+        "number",
+        "kind",
+        "issue_date",
+        "due_date",
+        "amount",
+        "open_amount",
+        "currency",
+        "paid_date",
+        "dispute",
+        "promise_date",
+        "escalated",
+        "factored",
+    }
+)
 _FULL_INVOICE = len(_INVOICE_FIELDS)
 _PAID = Decimal("0.00")
 _INVOICE_REQUIRED = ("id", "customer_id", "issue_date", "due_date", "amount", "open_amount")
@@ -87,22 +112,23 @@ class _Reader:
 
     def currency(self, value: Any) -> str:
         if not isinstance(value, str) or not _CURRENCY.match(value):
-            raise _Problem("currency", f"expected an ISO 4217 code such as 'EUR', got "
-                           f"{_show(value)}")
+            raise _Problem(
+                "currency", f"expected an ISO 4217 code such as 'EUR', got {_show(value)}"
+            )
         return self.currencies.setdefault(value, value)
 
     @staticmethod
     def money(value: Any, field: str, *, required: bool = True) -> Decimal | None:
         if value is None:
             if required:
-                raise _Problem(field, "is required (an amount such as \"1200.00\")")
+                raise _Problem(field, 'is required (an amount such as "1200.00")')
             return None
         if isinstance(value, str):
             text = value.strip()
         elif isinstance(value, int | float) and not isinstance(value, bool):
             text = repr(value)
         else:
-            raise _Problem(field, f"expected an amount such as \"1200.00\", got {_show(value)}")
+            raise _Problem(field, f'expected an amount such as "1200.00", got {_show(value)}')
         try:
             amount = Decimal(text)
         except InvalidOperation:
@@ -270,35 +296,59 @@ class _FastPath:
         # there is no unknown field (a missing key raises KeyError: slow path).
         read, dates = self.read, self.read._dates
         iid, cid, number, kind = d["id"], d["customer_id"], d["number"], d["kind"]
-        issue_s, due_s, paid_s, promise_s = (d["issue_date"], d["due_date"], d["paid_date"],
-                                             d["promise_date"])
+        issue_s, due_s, paid_s, promise_s = (
+            d["issue_date"],
+            d["due_date"],
+            d["paid_date"],
+            d["promise_date"],
+        )
         amount_s, open_s, currency_s = d["amount"], d["open_amount"], d["currency"]
         escalated, factored, dispute = d["escalated"], d["factored"], d["dispute"]
         if (
-            type(iid) is not str or not iid or type(cid) is not str or not cid
-            or type(number) is not str or not number
+            type(iid) is not str
+            or not iid
+            or type(cid) is not str
+            or not cid
+            or type(number) is not str
+            or not number
             or (kind != "invoice" and kind != "credit_note")
             or (escalated is not True and escalated is not False)
             or (factored is not True and factored is not False)
-            or type(amount_s) is not str or type(open_s) is not str
+            or type(amount_s) is not str
+            or type(open_s) is not str
         ):
             return None
         issue = dates.get(issue_s) or read.date(issue_s, "issue_date")
         due = dates.get(due_s) or read.date(due_s, "due_date")
         paid = None if paid_s is None else dates.get(paid_s) or read.date(paid_s, "paid_date")
-        promise = (None if promise_s is None
-                   else dates.get(promise_s) or read.date(promise_s, "promise_date"))
+        promise = (
+            None
+            if promise_s is None
+            else dates.get(promise_s) or read.date(promise_s, "promise_date")
+        )
         currency = read.currencies.get(currency_s) or read.currency(currency_s)
+        if issue is None or due is None:
+            return None
         amount = Decimal(amount_s)
         # Most invoices of a ledger are paid: share one zero instead of a million.
         open_amount = _PAID if open_s == "0.00" else Decimal(open_s)
         if not (amount.is_finite() and open_amount.is_finite() and 0 <= open_amount <= amount):
             return None
         return Invoice(
-            iid, cid, number, "invoice" if kind == "invoice" else "credit_note", issue, due,
-            amount, open_amount, currency, paid,
+            iid,
+            cid,
+            number,
+            "invoice" if kind == "invoice" else "credit_note",
+            issue,
+            due,
+            amount,
+            open_amount,
+            currency,
+            paid,
             None if dispute is None else _dispute(dispute, read),
-            promise, escalated, factored,
+            promise,
+            escalated,
+            factored,
         )
 
     def reminder(self, d: Any) -> Reminder:
@@ -316,12 +366,21 @@ class _FastPath:
             return None
         get = d.get
         date_s = get("date")
-        day = self.read._dates.get(date_s) or self.read.date(date_s, "date")
+        day = self.read._dates.get(date_s) if type(date_s) is str else None
+        day = day or self.read.date(date_s, "date")
         cid, plan, channel, key = get("customer_id"), get("plan"), get("channel"), get("key")
         raw_lines = get("invoices")
-        if (type(cid) is not str or not cid or day is None or type(plan) is not str or not plan
-                or channel not in CHANNELS or type(key) is not str or not key
-                or type(raw_lines) is not list):
+        if (
+            type(cid) is not str
+            or not cid
+            or day is None
+            or type(plan) is not str
+            or not plan
+            or channel not in CHANNELS
+            or type(key) is not str
+            or not key
+            or type(raw_lines) is not list
+        ):
             return None
         lines = []
         for line in raw_lines:
@@ -348,8 +407,9 @@ def _reminder(raw: Any, read: _Reader) -> Reminder:
         if not isinstance(line, dict):
             raise _Problem(where, f"expected an object {{id, step}}, got {_show(line)}")
         if not line.keys() <= _REMINDER_LINE_FIELDS:
-            raise _Problem(f"{where}.{sorted(set(line) - _REMINDER_LINE_FIELDS)[0]}",
-                           "unknown field")
+            raise _Problem(
+                f"{where}.{sorted(set(line) - _REMINDER_LINE_FIELDS)[0]}", "unknown field"
+            )
         step = line.get("step")
         if not isinstance(step, int) or isinstance(step, bool) or step < 1:
             raise _Problem(f"{where}.step", f"expected a step number >= 1, got {_show(step)}")
@@ -391,8 +451,9 @@ def _read_records(
         except _Problem as problem:
             if isinstance(raw, dict) and isinstance(raw.get("id"), str):
                 seen.rejected_ids[name].add(raw["id"])
-            yield InputError(problem.message, record=_record_name(name, index, raw),
-                             field=problem.field or None)
+            yield InputError(
+                problem.message, record=_record_name(name, index, raw), field=problem.field or None
+            )
         if release:
             # Free each parsed dict as soon as it is converted: the parsed JSON
             # of a large ledger is bigger than the model built from it.
@@ -405,10 +466,12 @@ class _Seen:
     consequences of a problem already reported."""
 
     def __init__(self) -> None:
-        self.positions: dict[str, list[int]] = {"customers": [], "invoices": [],
-                                                "reminders": []}
-        self.rejected_ids: dict[str, set[str]] = {"customers": set(), "invoices": set(),
-                                                  "reminders": set()}
+        self.positions: dict[str, list[int]] = {"customers": [], "invoices": [], "reminders": []}
+        self.rejected_ids: dict[str, set[str]] = {
+            "customers": set(),
+            "invoices": set(),
+            "reminders": set(),
+        }
 
 
 def _iter_problems(document: Any, *, release: bool, out: Ledger) -> Iterator[InputError]:
@@ -419,12 +482,14 @@ def _iter_problems(document: Any, *, release: bool, out: Ledger) -> Iterator[Inp
     if unknown:
         yield InputError("unknown field", field=unknown[0])
     if document.get("format") != LEDGER_FORMAT:
-        yield InputError(f"expected '{LEDGER_FORMAT}', got {_show(document.get('format'))}",
-                         field="format")
+        yield InputError(
+            f"expected '{LEDGER_FORMAT}', got {_show(document.get('format'))}", field="format"
+        )
     currency = document.get("currency", "EUR")
     if not isinstance(currency, str) or not _CURRENCY.match(currency):
-        yield InputError(f"expected an ISO 4217 code such as 'EUR', got {_show(currency)}",
-                         field="currency")
+        yield InputError(
+            f"expected an ISO 4217 code such as 'EUR', got {_show(currency)}", field="currency"
+        )
         currency = "EUR"
     out.currency = currency
     read = _Reader()
@@ -432,12 +497,11 @@ def _iter_problems(document: Any, *, release: bool, out: Ledger) -> Iterator[Inp
 
     seen = _Seen()
     try:
-        yield from _read_records(document, "customers", lambda r: _customer(r, read),
-                                 out.customers, release, seen)
-        yield from _read_records(document, "invoices", fast.invoice, out.invoices, release,
-                                 seen)
-        yield from _read_records(document, "reminders", fast.reminder, out.reminders, release,
-                                 seen)
+        yield from _read_records(
+            document, "customers", lambda r: _customer(r, read), out.customers, release, seen
+        )
+        yield from _read_records(document, "invoices", fast.invoice, out.invoices, release, seen)
+        yield from _read_records(document, "reminders", fast.reminder, out.reminders, release, seen)
     except InputError as error:
         yield error
         return
@@ -446,6 +510,7 @@ def _iter_problems(document: Any, *, release: bool, out: Ledger) -> Iterator[Inp
 
 def cross_check(ledger: Ledger, seen: _Seen | None = None) -> Iterator[InputError]:
     """Checks across records: unique ids and keys, known customers."""
+
     def position(section: str, kept: int) -> int:
         return seen.positions[section][kept] if seen is not None else kept
 
@@ -453,8 +518,11 @@ def cross_check(ledger: Ledger, seen: _Seen | None = None) -> Iterator[InputErro
     for kept, customer in enumerate(ledger.customers):
         index = position("customers", kept)
         if customer.id in customer_ids:
-            yield InputError(f"duplicate customer id '{customer.id}'",
-                             record=f"customers[{index}] (id '{customer.id}')", field="id")
+            yield InputError(
+                f"duplicate customer id '{customer.id}'",
+                record=f"customers[{index}] (id '{customer.id}')",
+                field="id",
+            )
         customer_ids.add(customer.id)
     # A customer rejected above is not reported again as unknown.
     known = customer_ids | seen.rejected_ids["customers"] if seen else customer_ids
@@ -465,17 +533,18 @@ def cross_check(ledger: Ledger, seen: _Seen | None = None) -> Iterator[InputErro
             yield InputError(f"duplicate invoice id '{invoice.id}'", record=record, field="id")
         invoice_ids.add(invoice.id)
         if invoice.customer_id not in known:
-            yield InputError(f"unknown customer '{invoice.customer_id}'", record=record,
-                             field="customer_id")
+            yield InputError(
+                f"unknown customer '{invoice.customer_id}'", record=record, field="customer_id"
+            )
     keys: set[str] = set()
     for kept, reminder in enumerate(ledger.reminders):
         record = f"reminders[{position('reminders', kept)}] (key '{reminder.key}')"
         if reminder.customer_id not in known:
-            yield InputError(f"unknown customer '{reminder.customer_id}'", record=record,
-                             field="customer_id")
+            yield InputError(
+                f"unknown customer '{reminder.customer_id}'", record=record, field="customer_id"
+            )
         if reminder.key in keys:
-            yield InputError(f"duplicate reminder key '{reminder.key}'", record=record,
-                             field="key")
+            yield InputError(f"duplicate reminder key '{reminder.key}'", record=record, field="key")
         keys.add(reminder.key)
 
 

@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from core.index import Reminded, ledger_index
+from core.index import Reminded, ReminderStats, ledger_index
 from core.model import ZERO, Customer, Invoice, Ledger, Reminder
 
 DSO_NO_SALES = Decimal(999)
 AGE_BUCKETS = ("not_due", "1_30", "31_60", "61_90", "over_90")
-EFFECTIVENESS_WINDOW_DAYS = 14
 
 
 def in_last_days(day: date | None, today: date, days: int) -> bool:
@@ -26,7 +25,9 @@ def in_last_days(day: date | None, today: date, days: int) -> bool:
     return day is not None and 0 <= (today - day).days < days
 
 
-def customer_metrics(customer: Customer, invoices: Iterable[Invoice], today: date) -> dict[str, object]:
+def customer_metrics(
+    customer: Customer, invoices: Iterable[Invoice], today: date
+) -> dict[str, object]:
     """The metrics segment rules read (DESIGN §4), in one pass over the customer's invoices.
 
     Amounts are added as they are, whatever their currency (DESIGN §5, last paragraph).
@@ -100,8 +101,9 @@ def months_back(day: date, months: int) -> date:
     return date(year, month + 1, min(day.day, last))
 
 
-def dso_countback(receivables: Decimal, monthly_sales: Sequence[Decimal],
-                  month_days: Sequence[int]) -> Decimal | None:
+def dso_countback(
+    receivables: Decimal, monthly_sales: Sequence[Decimal], month_days: Sequence[int]
+) -> Decimal | None:
     """Count-back DSO ("par épuisement du CA"): exhaust receivables month by month, newest first.
 
     ``monthly_sales[k]`` and ``month_days[k]`` are month k's sales and length;
@@ -144,8 +146,7 @@ def _ratio(numerator: Decimal, denominator: Decimal) -> Decimal | None:
     return numerator / denominator if denominator != 0 else None
 
 
-def compute_kpis(ledger: Ledger, today: date,
-                 segments: Mapping[str, str] | None = None) -> Kpis:
+def compute_kpis(ledger: Ledger, today: date, segments: Mapping[str, str] | None = None) -> Kpis:
     """Receivables KPIs as of today (DESIGN §6).
 
     ``segments`` maps customer id to segment name, for the effectiveness table.
@@ -200,13 +201,14 @@ def compute_kpis(ledger: Ledger, today: date,
             if open_amount or paid is None or paid.toordinal() > ps:
                 opening += inv.amount
 
-    sales_90 = sum(day_sales[max(0, t - 89 - first_day):], ZERO)
-    period_sales = sum(day_sales[ps + 1 - first_day:], ZERO)
+    sales_90 = sum(day_sales[max(0, t - 89 - first_day) :], ZERO)
+    period_sales = sum(day_sales[ps + 1 - first_day :], ZERO)
     monthly_sales = []
     for k, start in enumerate(month_starts):
         end = t if k == 0 else month_starts[k - 1].toordinal() - 1
-        monthly_sales.append(sum(day_sales[start.toordinal() - first_day:end + 1 - first_day],
-                                 ZERO))
+        monthly_sales.append(
+            sum(day_sales[start.toordinal() - first_day : end + 1 - first_day], ZERO)
+        )
     aged = {"not_due": not_due, "1_30": b30, "31_60": b60, "61_90": b90, "over_90": over_90}
     open_invoices = not_due + overdue
     not_yet_due = not_due
@@ -227,63 +229,65 @@ def compute_kpis(ledger: Ledger, today: date,
         overdue_ratio=_ratio(overdue, receivables) if receivables > 0 else None,
         cei=cei_value,
         avg_days_to_pay_after_first_reminder=_days_to_pay_after_first_reminder(
-            index.reminded.values()),
+            index.reminded.values()
+        ),
         avg_dispute_resolution_days=_dispute_resolution_days(ledger.invoices),
-        effectiveness=reminder_effectiveness(ledger.reminders, index.reminder_invoices,
-                                             segments or {}),
+        effectiveness=reminder_effectiveness(
+            ledger.reminders, index.reminder_stats, segments or {}
+        ),
         by_currency=dict(by_currency),
     )
 
 
-def _paid_date(inv: Invoice | None) -> date | None:
-    """When a known invoice was fully paid (None: unknown, or not fully paid)."""
-    if inv is None or inv.open_amount:
-        return None
-    return inv.paid_date
-
-
 def _days_to_pay_after_first_reminder(reminded: Iterable[Reminded]) -> Decimal | None:
-    delays = []
-    for record in reminded:
-        paid = _paid_date(record.invoice)
-        if paid is not None and paid >= record.first:
-            delays.append((paid - record.first).days)
+    delays = [
+        (record.paid - record.first).days
+        for record in reminded
+        if record.paid is not None and record.paid >= record.first
+    ]
     return Decimal(sum(delays)) / len(delays) if delays else None
 
 
 def _dispute_resolution_days(invoices: Iterable[Invoice]) -> Decimal | None:
-    spans = [(inv.dispute.closed - inv.dispute.opened).days for inv in invoices
-             if inv.dispute is not None and inv.dispute.closed is not None
-             and inv.dispute.opened is not None and inv.dispute.closed >= inv.dispute.opened]
+    spans = [
+        (inv.dispute.closed - inv.dispute.opened).days
+        for inv in invoices
+        if inv.dispute is not None
+        and inv.dispute.closed is not None
+        and inv.dispute.opened is not None
+        and inv.dispute.closed >= inv.dispute.opened
+    ]
     return Decimal(sum(spans)) / len(spans) if spans else None
 
 
-def reminder_effectiveness(reminders: Sequence[Reminder],
-                           joined: Sequence[tuple[Reminded, ...]],
-                           segments: Mapping[str, str]) -> list[dict[str, object]]:
+def reminder_effectiveness(
+    reminders: Sequence[Reminder], stats: Sequence[ReminderStats], segments: Mapping[str, str]
+) -> list[dict[str, object]]:
     """Per (plan, step, channel, segment): reminders sent, and the share of their
-    invoices fully paid within 14 days after the reminder."""
-    window = EFFECTIVENESS_WINDOW_DAYS
+    invoices fully paid within 14 days after the reminder (counted once per
+    reminder by the ledger index)."""
     counts: dict[tuple[str, int, str, str], list[int]] = {}
-    for reminder, records in zip(reminders, joined, strict=True):
-        lines = reminder.invoices
-        step = lines[0][1] if len(lines) == 1 else max((s for _, s in lines), default=0)
+    for reminder, (step, invoices, paid) in zip(reminders, stats, strict=True):
         group = (reminder.plan, step, reminder.channel, segments.get(reminder.customer_id, ""))
         row = counts.get(group)
         if row is None:
-            row = counts[group] = [0, 0, 0]
-        row[0] += 1
-        row[1] += len(lines)
-        sent = reminder.date.toordinal()
-        for record in records:
-            paid = _paid_date(record.invoice)
-            if paid is not None and 0 <= paid.toordinal() - sent <= window:
-                row[2] += 1
+            counts[group] = [1, invoices, paid]
+        else:
+            row[0] += 1
+            row[1] += invoices
+            row[2] += paid
     rows: list[dict[str, object]] = []
-    for (plan, step, channel, segment), (reminders, invoices, paid) in sorted(counts.items()):
-        rows.append({
-            "plan": plan, "step": step, "channel": channel, "segment": segment,
-            "reminders": reminders, "invoices": invoices, "paid_within_14_days": paid,
-            "paid_share": Decimal(paid) / invoices if invoices else None,
-        })
+    for (plan, step, channel, segment), (reminders_sent, invoices, paid) in sorted(counts.items()):
+        rows.append(
+            {
+                "plan": plan,
+                "step": step,
+                "channel": channel,
+                "segment": segment,
+                "reminders": reminders_sent,
+                "invoices": invoices,
+                "paid_within_14_days": paid,
+                "paid_share": Decimal(paid) / invoices if invoices else None,
+            }
+        )
     return rows

@@ -21,14 +21,22 @@ DEFAULT_PAYMENT_DEADLINE_DAYS = 8
 # docs/late-payment.md).  A half-year after the last entry uses the last known
 # rate until this table is updated; a config's `ecb_rate` overrides it.
 ECB_RATE_BY_HALF_YEAR: dict[tuple[int, int], Decimal] = {
-    (2019, 1): Decimal("0.0000"), (2019, 2): Decimal("0.0000"),
-    (2020, 1): Decimal("0.0000"), (2020, 2): Decimal("0.0000"),
-    (2021, 1): Decimal("0.0000"), (2021, 2): Decimal("0.0000"),
-    (2022, 1): Decimal("0.0000"), (2022, 2): Decimal("0.0000"),
-    (2023, 1): Decimal("0.0250"), (2023, 2): Decimal("0.0400"),
-    (2024, 1): Decimal("0.0450"), (2024, 2): Decimal("0.0425"),
-    (2025, 1): Decimal("0.0315"), (2025, 2): Decimal("0.0215"),
-    (2026, 1): Decimal("0.0215"), (2026, 2): Decimal("0.0215"),
+    (2019, 1): Decimal("0.0000"),
+    (2019, 2): Decimal("0.0000"),
+    (2020, 1): Decimal("0.0000"),
+    (2020, 2): Decimal("0.0000"),
+    (2021, 1): Decimal("0.0000"),
+    (2021, 2): Decimal("0.0000"),
+    (2022, 1): Decimal("0.0000"),
+    (2022, 2): Decimal("0.0000"),
+    (2023, 1): Decimal("0.0250"),
+    (2023, 2): Decimal("0.0400"),
+    (2024, 1): Decimal("0.0450"),
+    (2024, 2): Decimal("0.0425"),
+    (2025, 1): Decimal("0.0315"),
+    (2025, 2): Decimal("0.0215"),
+    (2026, 1): Decimal("0.0215"),
+    (2026, 2): Decimal("0.0215"),
 }
 
 

@@ -41,15 +41,24 @@ class Plan:
         for index, step in enumerate(self.steps):
             where = f"steps[{index}]"
             if step.channel not in CHANNELS:
-                found.append((f"{where}.channel", f"unknown channel '{step.channel}' "
-                              f"(expected one of {', '.join(CHANNELS)})"))
+                found.append(
+                    (
+                        f"{where}.channel",
+                        f"unknown channel '{step.channel}' (expected one of {', '.join(CHANNELS)})",
+                    )
+                )
             if not step.template:
                 found.append((f"{where}.template", "a step needs a template id"))
             if step.min_amount is not None and step.min_amount < 0:
                 found.append((f"{where}.min_amount", "must not be negative"))
             if index > 0 and step.offset <= self.steps[index - 1].offset:
-                found.append((f"{where}.offset", f"offsets must strictly increase "
-                              f"({self.steps[index - 1].offset} then {step.offset})"))
+                found.append(
+                    (
+                        f"{where}.offset",
+                        f"offsets must strictly increase "
+                        f"({self.steps[index - 1].offset} then {step.offset})",
+                    )
+                )
         if self.min_amount < 0:
             found.append(("min_amount", "must not be negative"))
         if self.cooldown_days < 0:
@@ -64,26 +73,35 @@ def _steps(*spec: tuple[int, str, str]) -> tuple[Step, ...]:
 def shipped_plans() -> dict[str, Plan]:
     """The three plans Relance ships; a config plan with the same name replaces one."""
     return {
-        "standard": Plan("standard", _steps(
-            (-5, "email", "pre_due"),
-            (3, "email", "reminder_1"),
-            (10, "email", "reminder_2"),
-            (20, "phone", "phone"),
-            (30, "formal_notice", "formal_notice"),
-            (45, "escalation", "escalation"),
-        )),
-        "gentle": Plan("gentle", _steps(
-            (5, "email", "reminder_1"),
-            (15, "email", "reminder_2"),
-            (30, "phone", "phone"),
-            (60, "phone", "phone"),
-        )),
-        "strict": Plan("strict", _steps(
-            (-7, "email", "pre_due"),
-            (1, "email", "reminder_1"),
-            (7, "sms", "sms"),
-            (12, "phone", "phone"),
-            (20, "formal_notice", "formal_notice"),
-            (30, "escalation", "escalation"),
-        )),
+        "standard": Plan(
+            "standard",
+            _steps(
+                (-5, "email", "pre_due"),
+                (3, "email", "reminder_1"),
+                (10, "email", "reminder_2"),
+                (20, "phone", "phone"),
+                (30, "formal_notice", "formal_notice"),
+                (45, "escalation", "escalation"),
+            ),
+        ),
+        "gentle": Plan(
+            "gentle",
+            _steps(
+                (5, "email", "reminder_1"),
+                (15, "email", "reminder_2"),
+                (30, "phone", "phone"),
+                (60, "phone", "phone"),
+            ),
+        ),
+        "strict": Plan(
+            "strict",
+            _steps(
+                (-7, "email", "pre_due"),
+                (1, "email", "reminder_1"),
+                (7, "sms", "sms"),
+                (12, "phone", "phone"),
+                (20, "formal_notice", "formal_notice"),
+                (30, "escalation", "escalation"),
+            ),
+        ),
     }

@@ -49,7 +49,9 @@ def action_to_json(action: Action) -> dict[str, Any]:
     invoices = []
     for inv in action.invoices:
         entry: dict[str, Any] = {
-            "id": inv.id, "step": inv.step, "days_overdue": inv.days_overdue,
+            "id": inv.id,
+            "step": inv.step,
+            "days_overdue": inv.days_overdue,
             "open_amount": str(inv.open_amount),
         }
         if inv.interest is not None:

@@ -18,17 +18,20 @@ How the data is made:
 * Invoices are spread over the business days of the last ``months`` months in
   issue order, so numbers run ``FA-2026-000001``, ``FA-2026-000002``, ...
   per year (credit notes ``AV-...``).  Whether and when an invoice is paid
-  follows its customer's profile; ``paid_date`` is set iff nothing is open.
+  follows its customer's profile (money comes in on business days);
+  ``paid_date`` is set iff nothing is open.
 * Disputes, promises to pay and factoring are then drawn from the invoices
   they make sense for (open ones, overdue ones, paid ones).
-* The journal replays the shipped plans since the tool was "adopted" (up to
-  60 days ago): each step fires on the first business day on or after
-  ``due + offset``, one reminder per customer, currency and run, at least
-  ``cooldown_days`` apart, listing each invoice at the step it had reached.
-  The journal of most customers runs up to yesterday, some lag behind, some
-  have none, so today's plan mixes first reminders, follow-ups and catch-ups.
-  An invoice journaled at an escalation step is ``escalated``; more long
-  overdue ones are, by hand, up to about 1% of the invoices.
+* The journal replays the shipped plans since the tool was "adopted" 60 days
+  ago: its first run catches up at once with the steps reached before; then
+  each step fires on the first business day on or after ``due + offset``, one
+  reminder per customer, currency and run, at least ``cooldown_days`` apart,
+  listing each invoice at the step it had reached (catch-up: skipped steps
+  never fire).  The journal of most customers runs up to yesterday, some lag
+  behind, some have none, so today's plan mixes first reminders, follow-ups
+  and catch-ups.  An invoice listed at an escalation step is ``escalated`` (as
+  executing that action would make it); more long overdue invoices are, by
+  hand, until about 1% of the invoices are open and escalated.
 """
 
 from __future__ import annotations
