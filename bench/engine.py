@@ -45,23 +45,22 @@ def generate(path: Path, invoices: int) -> None:
 
 
 def measure_in_process(path: Path) -> dict[str, Any]:
-    import orjson
+    """What `relance plan` and `relance kpi` do, phase by phase, in one process."""
+    import gc
 
-    from core.config import load_config
-    from core.engine import Planner, plan
-    from core.ledger import load_ledger
+    from connectors.inputs import open_config, open_ledger
+    from core.engine import Planner
     from core.metrics import compute_kpis
-    from core.texts import template_ids
 
     start = time.perf_counter()
-    ledger = load_ledger(orjson.loads(path.read_bytes()), release=True)
+    ledger = open_ledger(path)
+    # The loaded ledger lives until the end: keep the collector off it.
+    gc.freeze()
     loaded = time.perf_counter()
-    config = load_config(None, template_ids())
-    actions = plan(ledger, config, TODAY)
+    planner = Planner(ledger, open_config(None), TODAY)
+    actions = planner.run()
     planned = time.perf_counter()
-    planner = Planner(ledger, config, TODAY)
-    segments = {c.id: planner.segment(c).segment for c in ledger.customers}
-    compute_kpis(ledger, TODAY, segments)
+    compute_kpis(ledger, TODAY, planner.journal_segments())
     done = time.perf_counter()
     return {
         "load_s": loaded - start,

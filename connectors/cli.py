@@ -152,7 +152,7 @@ def kpi_command(ledger_path: Path, config_path: Path | None, today: Any, as_json
     except InputError as error:
         raise error.located(str(ledger_path)) from None
     planner = Planner(ledger, config, day)
-    segments = {c.id: planner.segment(c).segment for c in ledger.customers}
+    segments = planner.journal_segments()
     kpis = compute_kpis(ledger, day, segments)
     if as_json:
         dump_json(kpis_to_json(kpis))
@@ -320,9 +320,9 @@ def demo_command(
     if save_ledger is not None:
         write_ledger_json(ledger, save_ledger)
     config = load_config(None, template_ids())
-    actions = plan(ledger, config, day)
     planner = Planner(ledger, config, day)
-    segments = {c.id: planner.segment(c).segment for c in ledger.customers}
+    actions = planner.run()
+    segments = planner.journal_segments()
     kpis = compute_kpis(ledger, day, segments)
     by_id = {c.id: c for c in ledger.customers}
     samples = []

@@ -61,6 +61,9 @@ def open_ledger(path: Path) -> Ledger:
         raise error.located(str(path)) from None
     finally:
         del data
+        # The ledger lives as long as the command: move it out of the
+        # collector's sight instead of having it walked again and again.
+        gc.freeze()
         if collecting:
             gc.enable()
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class ActionInvoice:
+class ActionInvoice(NamedTuple):
     """An invoice listed in an action, at the step it has reached today."""
 
     id: str
@@ -21,8 +20,7 @@ class ActionInvoice:
     indemnity: Decimal | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ContextInvoice:
+class ContextInvoice(NamedTuple):
     """Another overdue invoice of the customer, shown for context but not reminded."""
 
     id: str
@@ -31,8 +29,7 @@ class ContextInvoice:
     open_amount: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class Credit:
+class Credit(NamedTuple):
     """An open credit note deducted from what the customer owes."""
 
     id: str
@@ -40,8 +37,11 @@ class Credit:
     open_amount: Decimal
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Action:
+    """Treated as immutable, like the model objects (docs/decisions.md, "Model objects");
+    not frozen because a run can produce tens of thousands of actions."""
+
     customer_id: str
     plan: str
     segment: str

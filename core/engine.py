@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -18,7 +18,7 @@ from core.actions import Action, ActionInvoice, ContextInvoice, Credit
 from core.calendar import is_business_day
 from core.config import Config
 from core.errors import InputError
-from core.index import ledger_index
+from core.index import LedgerIndex, PaidSummary, Reminded, ledger_index
 from core.metrics import customer_metrics
 from core.model import ZERO, Customer, Invoice, Ledger, Reminder, ReminderLine
 from core.penalties import late_interest, late_interest_rate, recovery_indemnity
@@ -32,6 +32,18 @@ def action_key(customer_id: str, plan: str, pairs: Iterable[tuple[str, int]]) ->
     """Stable hash of (customer, plan, sorted (invoice id, step) pairs) (DESIGN §5.6)."""
     text = "\x1f".join([customer_id, plan, *(f"{iid}\x1e{step}" for iid, step in sorted(pairs))])
     return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+class _History:
+    """A customer's whole history, fetched from the index only if iterated."""
+
+    __slots__ = ("customer_id", "index")
+
+    def __init__(self, index: LedgerIndex, customer_id: str) -> None:
+        self.index, self.customer_id = index, customer_id
+
+    def __iter__(self) -> Iterator[Invoice]:
+        return iter(self.index.history(self.customer_id))
 
 
 def is_candidate(inv: Invoice, today: date) -> bool:
@@ -70,9 +82,19 @@ def check_manual_plans(ledger: Ledger, config: Config) -> None:
 
 
 def segment_of(
-    customer: Customer, invoices: Sequence[Invoice], config: Config, today: date
+    customer: Customer,
+    invoices: Iterable[Invoice],
+    config: Config,
+    today: date,
+    open_invoices: Sequence[Invoice] | None = None,
+    paid: PaidSummary | None = None,
 ) -> Assignment:
-    metrics = {} if customer.plan else customer_metrics(customer, invoices, today)
+    if customer.plan:
+        return assign(config.segments, {}, customer.plan)
+    names = frozenset().union(*(rule.condition.names for rule in config.segments))
+    metrics = customer_metrics(
+        customer, invoices, today, open_invoices=open_invoices, names=names, paid_summary=paid
+    )
     return assign(config.segments, metrics, customer.plan)
 
 
@@ -97,23 +119,39 @@ class Planner:
             p.business_days_only for p in plans
         )
         self._assignments: dict[str, Assignment] = {}
+        self._offset_items = list(self.offsets.items())
 
     def segment(self, customer: Customer) -> Assignment:
         """The customer's segment and plan today (computed once per run)."""
         found = self._assignments.get(customer.id)
         if found is None:
-            invoices = self.index.by_customer.get(customer.id, [])
-            found = segment_of(customer, invoices, self.config, self.today)
+            found = segment_of(
+                customer,
+                _History(self.index, customer.id),
+                self.config,
+                self.today,
+                self.index.open_by_customer.get(customer.id, []),
+                self.index.paid_summary.get(customer.id),
+            )
             self._assignments[customer.id] = found
         return found
+
+    def journal_segments(self) -> dict[str, str]:
+        """Today's segment of every customer in the journal (for reminder effectiveness)."""
+        customers = {c.id: c for c in self.ledger.customers}
+        return {
+            cid: self.segment(customers[cid]).segment
+            for cid in self.index.last_reminder
+            if cid in customers
+        }
 
     def run(self) -> list[Action]:
         actions: list[Action] = []
         if self._closed_under_every_plan:
             return actions
         open_by_customer = self.index.open_by_customer
+        t, min_cooldown = self.today.toordinal(), self._min_cooldown
         last_reminder = self.index.last_reminder
-        today = self.today
         for customer in self.ledger.customers:
             if customer.excluded:
                 continue
@@ -121,7 +159,7 @@ class Planner:
             if not open_invoices:
                 continue
             last = last_reminder.get(customer.id)
-            if last is not None and (today - last).days < self._min_cooldown:
+            if last is not None and t - last.toordinal() < min_cooldown:
                 continue
             for outcome in self.plan_customer(customer, open_invoices):
                 if isinstance(outcome, Action):
@@ -135,21 +173,32 @@ class Planner:
         invoices and credit notes with an open amount."""
         today = self.today
         t = today.toordinal()
-        # Candidate test of DESIGN §5.1, inlined: it runs once per invoice.
-        candidates = [
-            inv
-            for inv in open_invoices
-            if inv.kind == "invoice"
-            and not inv.escalated
-            and not inv.factored
-            and (inv.dispute is None or inv.dispute.closed is not None)
-            and (inv.promise_date is None or inv.promise_date < today)
-        ]
-        if not candidates:
-            return []
-        if customer.plan is None and not self._due_under_some_plan(candidates, t):
-            # No plan has anything due for this customer: whatever its segment,
-            # nothing goes out, so its metrics need not be computed.
+        reminded = self.index.reminded
+        # One pass: the candidate test of DESIGN §5.1 (inlined, it runs once per
+        # open invoice), each candidate's days and journal record, and whether
+        # anything is due under some plan (when no plan has anything due,
+        # nothing goes out whatever the segment, so metrics are not computed).
+        candidates: list[tuple[Invoice, int, Reminded | None]] = []
+        due_somewhere = customer.plan is not None
+        for inv in open_invoices:
+            if (
+                inv.kind != "invoice"
+                or inv.escalated
+                or inv.factored
+                or (inv.dispute is not None and inv.dispute.closed is None)
+                or (inv.promise_date is not None and inv.promise_date >= today)
+            ):
+                continue
+            days = t - inv.due_date.toordinal()
+            record = reminded.get(inv.id)
+            candidates.append((inv, days, record))
+            if not due_somewhere:
+                for name, offsets in self._offset_items:
+                    reached = bisect_right(offsets, days)
+                    if reached and reached > (0 if record is None else record.done.get(name, 0)):
+                        due_somewhere = True
+                        break
+        if not due_somewhere:
             return []
         assignment = self.segment(customer)
         if assignment.plan is None:
@@ -157,25 +206,23 @@ class Planner:
         plan = self.config.plans[assignment.plan]
         offsets = self.offsets[plan.name]
         first_offset = offsets[0]
-        reminded = self.index.reminded
         name = plan.name
 
-        by_currency: dict[str, list[tuple[Invoice, int, int]]] = {}
+        by_currency: dict[str, list[tuple[Invoice, int, int, int]]] = {}
         any_needed = False
-        for inv in candidates:
-            days = t - inv.due_date.toordinal()
+        for inv, days, record in candidates:
             step = 0
+            done = 0 if record is None else record.done.get(name, 0)
             if days >= first_offset:
                 reached = reached_step(plan, offsets, days, inv.open_amount)
-                record = reminded.get(inv.id) if reached else None
-                if reached and reached > (0 if record is None else record.done.get(name, 0)):
+                if reached > done:
                     step = reached
                     any_needed = True
             rows = by_currency.get(inv.currency)
             if rows is None:
-                by_currency[inv.currency] = [(inv, days, step)]
+                by_currency[inv.currency] = [(inv, days, step, done)]
             else:
-                rows.append((inv, days, step))
+                rows.append((inv, days, step, done))
         if not any_needed:
             return []
 
@@ -185,19 +232,6 @@ class Planner:
             if outcome is not None:
                 outcomes.append(outcome)
         return outcomes
-
-    def _due_under_some_plan(self, candidates: list[Invoice], t: int) -> bool:
-        """True when some candidate's reached step (ignoring step minimums) is above
-        its done step under at least one configured plan."""
-        reminded = self.index.reminded
-        for inv in candidates:
-            days = t - inv.due_date.toordinal()
-            record = reminded.get(inv.id)
-            for name, offsets in self.offsets.items():
-                reached = bisect_right(offsets, days)
-                if reached and reached > (0 if record is None else record.done.get(name, 0)):
-                    return True
-        return False
 
     def gate(
         self, customer: Customer, plan: Plan, net_overdue: Decimal, pre_due_only: bool
@@ -225,12 +259,14 @@ class Planner:
         plan: Plan,
         assignment: Assignment,
         currency: str,
-        rows: list[tuple[Invoice, int, int]],
+        rows: list[tuple[Invoice, int, int, int]],
     ) -> Action | str | None:
-        needed = [(inv, days, step) for inv, days, step in rows if step]
+        """The action for one currency (rows: candidate, days overdue, needed step or 0,
+        done step), or why it is held today, or None when nothing needs a reminder."""
+        needed = [row for row in rows if row[2]]
         if not needed:
             return None
-        overdue = sum((inv.open_amount for inv, days, _ in rows if days > 0), ZERO)
+        overdue = sum((row[0].open_amount for row in rows if row[1] > 0), ZERO)
         credit_notes = sorted(
             (
                 inv
@@ -241,29 +277,27 @@ class Planner:
         )
         credits_total = sum((c.open_amount for c in credit_notes), ZERO)
         net_overdue = overdue - credits_total
-        pre_due_only = all(plan.steps[step - 1].is_pre_due for _, _, step in needed)
+        pre_due_only = all(plan.steps[row[2] - 1].is_pre_due for row in needed)
         held = self.gate(customer, plan, net_overdue, pre_due_only)
         if held is not None:
             return f"{currency}: {held}"
 
-        top = max(step for _, _, step in needed)
+        top = max(row[2] for row in needed)
         top_step = plan.steps[top - 1]
         needed.sort(key=lambda row: row[0].id)
-        listed_ids = {inv.id for inv, _, _ in needed}
         context = sorted(
-            ((inv, days) for inv, days, _ in rows if days > 0 and inv.id not in listed_ids),
-            key=lambda row: row[0].id,
+            (row for row in rows if row[1] > 0 and not row[2]), key=lambda row: row[0].id
         )
         formal = top_step.channel == "formal_notice"
         company = customer.kind == "company"
-        listed = tuple(self._listed(inv, days, step, formal, company) for inv, days, step in needed)
-
-        total = sum((inv.open_amount for inv, _, _ in needed), ZERO)
-        total += sum((inv.open_amount for inv, _ in context), ZERO)
+        listed = tuple(
+            self._listed(inv, days, step, formal, company) for inv, days, step, _ in needed
+        )
+        total = sum((row[0].open_amount for row in needed), ZERO)
+        total += sum((row[0].open_amount for row in context), ZERO)
         net_due = max(total - credits_total, ZERO)
-        worst = max((days for _, days, _ in rows if days > 0), default=0)
+        worst = max((row[1] for row in rows if row[1] > 0), default=0)
         priority = overdue * (1 + Decimal(worst) / THIRTY)
-        pairs = [(inv.id, step) for inv, _, step in needed]
         return Action(
             customer_id=customer.id,
             plan=plan.name,
@@ -271,14 +305,15 @@ class Planner:
             step=top,
             channel=top_step.channel,
             template=top_step.template,
-            key=action_key(customer.id, plan.name, pairs),
+            key=action_key(customer.id, plan.name, [(row[0].id, row[2]) for row in needed]),
             priority=priority,
             currency=currency,
             overdue_amount=overdue,
             net_due=net_due,
             invoices=listed,
             context=tuple(
-                ContextInvoice(inv.id, inv.number, days, inv.open_amount) for inv, days in context
+                ContextInvoice(inv.id, inv.number, days, inv.open_amount)
+                for inv, days, _, _ in context
             ),
             credits=tuple(Credit(c.id, c.number, c.open_amount) for c in credit_notes),
             explanation={
@@ -286,13 +321,8 @@ class Planner:
                 "plan": plan.name,
                 "step": {"index": top, "offset": top_step.offset, "channel": top_step.channel},
                 "invoices": [
-                    {
-                        "id": inv.id,
-                        "days_overdue": days,
-                        "reached": step,
-                        "done": self.index.done_step(inv.id, plan.name),
-                    }
-                    for inv, days, step in needed
+                    {"id": inv.id, "days_overdue": days, "reached": step, "done": done}
+                    for inv, days, step, done in needed
                 ],
                 "net_overdue": str(net_overdue),
             },
@@ -316,7 +346,7 @@ class Planner:
         """Segment, metrics, plan, and for each open invoice its reached/done step and
         why it does or does not fire today."""
         today = self.today
-        invoices = self.index.by_customer.get(customer.id, [])
+        invoices = self.index.history(customer.id)
         metrics = customer_metrics(customer, invoices, today)
         result: dict[str, Any] = {
             "customer_id": customer.id,

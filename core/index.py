@@ -10,11 +10,15 @@ length; a ledger whose records are replaced in place must be built anew.
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import NamedTuple
 
 from core.model import Invoice, Ledger, Reminder
 
 EFFECTIVENESS_WINDOW_DAYS = 14
+# The paid-day ordinal given to a closed invoice without a paid date.
+NEVER_PAID = 10**9
+ZERO = Decimal(0)
 
 
 class Reminded:
@@ -30,6 +34,32 @@ class Reminded:
         self.paid = None if invoice is None or invoice.open_amount else invoice.paid_date
 
 
+class PaidSummary:
+    """A customer's fully paid invoices, summed: what avg_days_late and late_count
+    need, and the span of paid days, so that when every payment falls inside the
+    365-day window (the usual case: a ledger keeps one year of paid invoices)
+    the metrics need not walk the history."""
+
+    __slots__ = ("first", "last", "late", "late_weighted", "weight")
+
+    def __init__(self) -> None:
+        self.weight = ZERO
+        self.late_weighted = ZERO
+        self.late = 0
+        self.first = NEVER_PAID
+        self.last = 0
+
+    def add(self, amount: Decimal, due: int, paid: int) -> None:
+        self.weight += amount
+        if paid > due:
+            self.late_weighted += amount * (paid - due)
+            self.late += 1
+        if paid < self.first:
+            self.first = paid
+        if paid > self.last:
+            self.last = paid
+
+
 class ReminderStats(NamedTuple):
     """One journal entry, summed up: its step (the highest of its invoices), how
     many invoices it listed, and how many of them were fully paid within 14 days."""
@@ -41,18 +71,26 @@ class ReminderStats(NamedTuple):
 
 class LedgerIndex:
     __slots__ = (
-        "by_customer",
+        "_by_customer",
+        "_history_source",
         "by_id",
+        "disputed",
         "fingerprint",
         "last_reminder",
         "open_by_customer",
+        "paid_by_days",
+        "paid_summary",
         "reminded",
         "reminder_stats",
+        "sales_by_day",
     )
 
     def __init__(self) -> None:
         self.by_id: dict[str, Invoice] = {}
-        self.by_customer: dict[str, list[Invoice]] = {}
+        # Every invoice per customer: built on first use (most runs never need
+        # it: metrics read the open invoices and the paid summaries).
+        self._by_customer: dict[str, list[Invoice]] | None = None
+        self._history_source: list[Invoice] = []
         # Invoices and credit notes with an open amount, per customer.
         self.open_by_customer: dict[str, list[Invoice]] = {}
         # The journal joined to the invoices once, so that nothing later looks
@@ -61,24 +99,68 @@ class LedgerIndex:
         # Parallel to the ledger's reminders.
         self.reminder_stats: list[ReminderStats] = []
         self.last_reminder: dict[str, date] = {}
+        # Sums that do not depend on the run date, so the KPIs need not walk the
+        # paid invoices: invoice amounts per issue day (ordinal), and the amounts
+        # of fully paid invoices per (issue day, paid day) (NEVER_PAID when the
+        # paid date is unknown).
+        self.sales_by_day: dict[int, Decimal] = {}
+        self.paid_by_days: dict[tuple[int, int], Decimal] = {}
+        self.paid_summary: dict[str, PaidSummary] = {}
+        # Invoices that carry a dispute, open or closed.
+        self.disputed: list[Invoice] = []
         self.fingerprint: tuple[int, int, int, int] = (0, 0, 0, 0)
 
+    def history(self, customer_id: str) -> list[Invoice]:
+        """All the customer's invoices and credit notes."""
+        if self._by_customer is None:
+            by_customer: dict[str, list[Invoice]] = {}
+            for inv in self._history_source:
+                group = by_customer.get(inv.customer_id)
+                if group is None:
+                    by_customer[inv.customer_id] = [inv]
+                else:
+                    group.append(inv)
+            self._by_customer = by_customer
+        return self._by_customer.get(customer_id, [])
+
+    def set_history_source(self, invoices: list[Invoice]) -> None:
+        self._history_source = invoices
+        self._by_customer = None
+
     def add_invoices(self, invoices: list[Invoice]) -> None:
-        by_id, by_customer, open_by = self.by_id, self.by_customer, self.open_by_customer
+        by_id, open_by = self.by_id, self.open_by_customer
+        self._history_source = invoices
+        self._by_customer = None
         for inv in invoices:
+            self.add_to_sums(inv)
             by_id[inv.id] = inv
             cid = inv.customer_id
-            group = by_customer.get(cid)
-            if group is None:
-                by_customer[cid] = [inv]
-            else:
-                group.append(inv)
             if inv.open_amount:
                 group = open_by.get(cid)
                 if group is None:
                     open_by[cid] = [inv]
                 else:
                     group.append(inv)
+
+    def add_to_sums(self, inv: Invoice) -> None:
+        if inv.dispute is not None:
+            self.disputed.append(inv)
+        if inv.kind != "invoice":
+            return
+        issued = inv.issue_date.toordinal()
+        sales = self.sales_by_day
+        sales[issued] = sales.get(issued, ZERO) + inv.amount
+        if not inv.open_amount:
+            paid = inv.paid_date
+            paid_day = NEVER_PAID if paid is None else paid.toordinal()
+            key = (issued, paid_day)
+            paid_sums = self.paid_by_days
+            paid_sums[key] = paid_sums.get(key, ZERO) + inv.amount
+            if paid is not None:
+                summary = self.paid_summary.get(inv.customer_id)
+                if summary is None:
+                    summary = self.paid_summary[inv.customer_id] = PaidSummary()
+                summary.add(inv.amount, inv.due_date.toordinal(), paid_day)
 
     def add_reminders(self, reminders: list[Reminder]) -> None:
         """Join the journal to the invoices (call after add_invoices)."""
@@ -90,7 +172,11 @@ class LedgerIndex:
             for iid, step in reminder.invoices:
                 record = reminded.get(iid)
                 if record is None:
-                    record = reminded[iid] = Reminded(by_id.get(iid), sent)
+                    invoice = by_id.get(iid)
+                    # Keyed by the invoice's own id string: the engine's lookups
+                    # with invoice.id then match by identity.
+                    key = iid if invoice is None else invoice.id
+                    record = reminded[key] = Reminded(invoice, sent)
                 elif sent < record.first:
                     record.first = sent
                 if step > record.done.get(plan, 0):

@@ -16,13 +16,13 @@ from __future__ import annotations
 import json
 import re
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 import msgspec
 
 from core.errors import InputError
-from core.index import LedgerIndex, keep
+from core.index import NEVER_PAID, LedgerIndex, PaidSummary, keep
 from core.ledger import LEDGER_FORMAT, ledger_problems
 from core.model import Customer, Dispute, Invoice, Ledger, Reminder, ReminderLine
 
@@ -58,8 +58,9 @@ class _Invoice(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     customer_id: str
     issue_date: date
     due_date: date
-    amount: Decimal
-    open_amount: Decimal
+    # Read as written and turned into Decimals in customer order (see _invoices).
+    amount: str | int | float
+    open_amount: str | int | float
     number: str | None = None
     kind: Literal["invoice", "credit_note"] = "invoice"
     currency: str | None = None
@@ -104,7 +105,13 @@ def decode_ledger(data: bytes) -> Ledger:
     try:
         raw = _DECODER.decode(data)
         return _build(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, _Invalid) as error:
+    except (
+        msgspec.DecodeError,
+        msgspec.ValidationError,
+        UnicodeDecodeError,
+        InvalidOperation,
+        _Invalid,
+    ) as error:
         raise _precise_error(data, error) from None
 
 
@@ -133,16 +140,25 @@ def _build(raw: _Ledger) -> Ledger:
         raise _Invalid
     ledger = Ledger(currency=raw.currency)
     ledger.customers = [_customer(c) for c in raw.customers or ()]
-    # Every record refers to its customer through the customer's own id string,
-    # so later lookups by customer hash once and compare by identity.
+    # One slot per customer: its own id string (every record refers to the
+    # customer through it, so later lookups compare by identity), its open
+    # invoices and its paid summary, so an invoice touches one object of its
+    # customer's while it is read.
+    slots = {c.id: _Slot(c.id) for c in ledger.customers}
     ids = {c.id: c.id for c in ledger.customers}
     index = LedgerIndex()
-    ledger.invoices = _invoices(raw.invoices or [], raw.currency, ids, index)
+    ledger.invoices = _invoices(raw.invoices or [], raw.currency, slots, index)
+    for slot in slots.values():
+        if slot.open:
+            index.open_by_customer[slot.id] = slot.open
+        if slot.last:
+            index.paid_summary[slot.id] = slot
     ledger.reminders = _reminders(raw.reminders or [], ids)
     raw.invoices = raw.reminders = None
-    if len(ids) != len(ledger.customers) or len(index.by_id) != len(ledger.invoices):
+    if len(slots) != len(ledger.customers) or len(index.by_id) != len(ledger.invoices):
         raise _Invalid  # duplicate ids
     index.add_reminders(ledger.reminders)
+    index.set_history_source(ledger.invoices)
     keep(ledger, index)
     return ledger
 
@@ -165,86 +181,106 @@ def _customer(c: _Customer) -> Customer:
     )
 
 
+def _money(value: str | int | float) -> Decimal:
+    """An amount as written: "1200.00", or a JSON number (its shortest repr)."""
+    return Decimal(value if type(value) is str else repr(value))
+
+
+class _Slot(PaidSummary):
+    __slots__ = ("id", "open")
+
+    def __init__(self, customer_id: str) -> None:
+        super().__init__()
+        self.id = customer_id
+        self.open: list[Invoice] = []
+
+
 def _invoices(
-    items: list[_Invoice], default_currency: str, ids: dict[str, str], index: LedgerIndex
+    items: list[_Invoice], default_currency: str, slots: dict[str, _Slot], index: LedgerIndex
 ) -> list[Invoice]:
-    """Model invoices, grouped by customer and indexed as they are made.
-
-    Each customer's invoices (and their amounts) are created one after the
-    other, so they sit side by side in memory: the engine and the KPIs walk a
-    customer's invoices without a cache miss per invoice.  The ledger's invoice
-    list is therefore in customer order, not file order (nothing depends on it).
-    """
-    groups: dict[str, list[_Invoice]] = {}
-    for r in items:
-        customer_id = ids.get(r.customer_id)
-        if customer_id is None:
-            raise _Invalid
-        group = groups.get(customer_id)
-        if group is None:
-            groups[customer_id] = [r]
-        else:
-            group.append(r)
-    items.clear()
-
+    """Model invoices, in file order, indexed as they are made: the same work as
+    LedgerIndex.add_invoices, done while each record is in the processor's cache
+    (visiting records in any other order costs a cache miss per field)."""
     currencies: dict[str, str] = {}
     # One object per distinct date: a ledger has a few hundred dates but millions
     # of date fields, and shared objects stay in the processor's cache.
     dates: dict[date, date] = {}
     out: list[Invoice] = []
     append = out.append
-    by_id, by_customer, open_by = index.by_id, index.by_customer, index.open_by_customer
-    for customer_id, records in groups.items():
-        mine: list[Invoice] = []
-        still_open: list[Invoice] = []
-        for r in records:
-            amount, open_amount = r.amount, r.open_amount
-            currency = r.currency or default_currency
-            shared = currencies.get(currency)
-            if shared is None:
-                if not _CURRENCY.match(currency):
-                    raise _Invalid
-                shared = currencies[currency] = currency
-            if (
-                not r.id
-                or not amount.is_finite()
-                or not open_amount.is_finite()
-                or not 0 <= open_amount <= amount
-            ):
+    by_id = index.by_id
+    sales, paid_sums, disputed = index.sales_by_day, index.paid_by_days, index.disputed
+    for position, r in enumerate(items):
+        slot = slots.get(r.customer_id)
+        open_text = r.open_amount
+        # Most invoices of a ledger are paid: one shared zero instead of a million.
+        open_amount = _ZERO if open_text == "0.00" else _money(open_text)
+        amount = _money(r.amount)
+        currency = r.currency or default_currency
+        shared = currencies.get(currency)
+        if shared is None:
+            if not _CURRENCY.match(currency):
                 raise _Invalid
-            dispute = r.dispute
-            # copy_abs makes an exact copy (amounts are not negative) next to
-            # the invoice, instead of keeping the decoder's scattered object.
-            issue, due, paid, promise = r.issue_date, r.due_date, r.paid_date, r.promise_date
-            inv = Invoice(
-                r.id,
-                customer_id,
-                r.number or r.id,
-                "invoice" if r.kind == "invoice" else "credit_note",
-                dates.setdefault(issue, issue),
-                dates.setdefault(due, due),
-                amount.copy_abs(),
-                open_amount.copy_abs() if open_amount else _ZERO,
-                shared,
-                None if paid is None else dates.setdefault(paid, paid),
-                None
-                if dispute is None
-                else Dispute(
-                    dispute.reason or "", dispute.opened, dispute.note or "", dispute.closed
-                ),
-                None if promise is None else dates.setdefault(promise, promise),
-                bool(r.escalated),
-                bool(r.factored),
-            )
-            append(inv)
-            mine.append(inv)
-            by_id[inv.id] = inv
-            if open_amount:
-                still_open.append(inv)
-        by_customer[customer_id] = mine
-        if still_open:
-            open_by[customer_id] = still_open
-        records.clear()
+            shared = currencies[currency] = currency
+        if (
+            slot is None
+            or not r.id
+            or not amount.is_finite()
+            or not open_amount.is_finite()
+            or not 0 <= open_amount <= amount
+        ):
+            raise _Invalid
+        dispute = r.dispute
+        issue = dates.setdefault(r.issue_date, r.issue_date)
+        due = dates.setdefault(r.due_date, r.due_date)
+        paid, promise = r.paid_date, r.promise_date
+        if paid is not None:
+            paid = dates.setdefault(paid, paid)
+        is_invoice = r.kind == "invoice"
+        inv = Invoice(
+            r.id,
+            slot.id,
+            r.number or r.id,
+            "invoice" if is_invoice else "credit_note",
+            issue,
+            due,
+            amount,
+            open_amount or _ZERO,
+            shared,
+            paid,
+            None
+            if dispute is None
+            else Dispute(dispute.reason or "", dispute.opened, dispute.note or "", dispute.closed),
+            None if promise is None else dates.setdefault(promise, promise),
+            bool(r.escalated),
+            bool(r.factored),
+        )
+        append(inv)
+        by_id[inv.id] = inv
+        if open_amount:
+            slot.open.append(inv)
+        if dispute is not None:
+            disputed.append(inv)
+        if is_invoice:
+            # LedgerIndex.add_to_sums, inlined: it runs once per invoice.
+            day = issue.toordinal()
+            sales[day] = sales.get(day, _ZERO) + amount
+            if not open_amount:
+                paid_day = NEVER_PAID if paid is None else paid.toordinal()
+                key = (day, paid_day)
+                paid_sums[key] = paid_sums.get(key, _ZERO) + amount
+                if paid is not None:
+                    # PaidSummary.add, inlined.
+                    slot.weight += amount
+                    late = paid_day - due.toordinal()
+                    if late > 0:
+                        slot.late_weighted += amount * late
+                        slot.late += 1
+                    if paid_day < slot.first:
+                        slot.first = paid_day
+                    if paid_day > slot.last:
+                        slot.last = paid_day
+        # The struct is not needed any more: free it as we go.
+        items[position] = None  # type: ignore[call-overload]
     return out
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from core.index import Reminded, ReminderStats, ledger_index
+from core.index import PaidSummary, Reminded, ReminderStats, ledger_index
 from core.model import ZERO, Customer, Invoice, Ledger, Reminder
 
 DSO_NO_SALES = Decimal(999)
@@ -25,47 +25,79 @@ def in_last_days(day: date | None, today: date, days: int) -> bool:
     return day is not None and 0 <= (today - day).days < days
 
 
-def customer_metrics(
-    customer: Customer, invoices: Iterable[Invoice], today: date
-) -> dict[str, object]:
-    """The metrics segment rules read (DESIGN §4), in one pass over the customer's invoices.
+# Metrics read from the whole history (paid invoices, sales); the others need
+# only the open invoices.
+HISTORY_METRICS = frozenset({"avg_days_late", "late_count", "dso"})
 
-    Amounts are added as they are, whatever their currency (DESIGN §5, last paragraph).
+
+def customer_metrics(
+    customer: Customer,
+    invoices: Iterable[Invoice],
+    today: date,
+    *,
+    open_invoices: Iterable[Invoice] | None = None,
+    names: frozenset[str] | None = None,
+    paid_summary: PaidSummary | None = None,
+) -> dict[str, object]:
+    """The metrics segment rules read (DESIGN §4).
+
+    ``invoices`` is the customer's whole history; ``open_invoices``, when given,
+    its invoices with an open amount (a shorter list).  With ``names``, only the
+    whole-history metrics among them are computed from the history; the others
+    then read 0.  ``paid_summary``, the index's summary of the customer's paid invoices,
+    stands for the history when every payment is inside the 365-day window and
+    ``dso`` is not asked for.  Amounts are added as they are, whatever their
+    currency.
     """
     t = today.toordinal()
-    year_ago = t - 365  # a date d is in the last 365 days when d > year_ago and d <= t
-    quarter_ago = t - 90
     outstanding = overdue = sales_90 = paid_weight = paid_late_days = ZERO
     max_days = late_count = open_disputes = 0
-    for inv in invoices:
-        if inv.kind != "invoice":
-            continue
+    for inv in invoices if open_invoices is None else open_invoices:
         open_amount = inv.open_amount
-        due = inv.due_date.toordinal()
-        if open_amount:
-            outstanding += open_amount
-            if due < t:
-                overdue += open_amount
-                late_count += 1
-                if t - due > max_days:
-                    max_days = t - due
-            if inv.dispute is not None and inv.dispute.closed is None:
-                open_disputes += 1
-        elif inv.paid_date is not None:
-            paid = inv.paid_date.toordinal()
-            if year_ago < paid <= t:
-                paid_weight += inv.amount
-                if paid > due:
-                    paid_late_days += inv.amount * (paid - due)
-                    late_count += 1
-        issued = inv.issue_date.toordinal()
-        if quarter_ago < issued <= t:
-            sales_90 += inv.amount
+        if inv.kind != "invoice" or not open_amount:
+            continue
+        outstanding += open_amount
+        days = t - inv.due_date.toordinal()
+        if days > 0:
+            overdue += open_amount
+            late_count += 1
+            if days > max_days:
+                max_days = days
+        if inv.dispute is not None and inv.dispute.closed is None:
+            open_disputes += 1
+    history = names is None or not names.isdisjoint(HISTORY_METRICS)
+    summary = paid_summary
+    if (
+        summary is not None
+        and names is not None
+        and "dso" not in names
+        and t - 365 < summary.first
+        and summary.last <= t
+    ):
+        paid_weight, paid_late_days = summary.weight, summary.late_weighted
+        late_count += summary.late
+    elif history:
+        # A date d is in the last 365 (90) days when year_ago < d <= t.
+        year_ago, quarter_ago = t - 365, t - 90
+        for inv in invoices:
+            if inv.kind != "invoice":
+                continue
+            if not inv.open_amount and inv.paid_date is not None:
+                paid = inv.paid_date.toordinal()
+                if year_ago < paid <= t:
+                    due = inv.due_date.toordinal()
+                    paid_weight += inv.amount
+                    if paid > due:
+                        paid_late_days += inv.amount * (paid - due)
+                        late_count += 1
+            issued = inv.issue_date.toordinal()
+            if quarter_ago < issued <= t:
+                sales_90 += inv.amount
     avg_days_late = paid_late_days / paid_weight if paid_weight else ZERO
     if sales_90:
         dso = outstanding / sales_90 * 90
     else:
-        dso = DSO_NO_SALES if outstanding else ZERO
+        dso = DSO_NO_SALES if outstanding and history else ZERO
     limit = customer.credit_limit
     return {
         "outstanding": outstanding,
@@ -163,20 +195,21 @@ def compute_kpis(ledger: Ledger, today: date, segments: Mapping[str, str] | None
         month_starts.append(months_back(month_starts[-1], 1))
     month_days = [today.day] + [calendar.monthrange(m.year, m.month)[1] for m in month_starts[1:]]
     first_day = month_starts[-1].toordinal()
-    # Sales are added up per issue day over the 13-month window (one addition per
-    # invoice); months, the 90-day window and the CEI period are sums of days.
+    # Sales per issue day over the 13-month window; months, the 90-day window and
+    # the CEI period are sums of days.
     day_sales = [ZERO] * (t - first_day + 1)
 
     ps = months_back(today, 3).toordinal()
     opening = ZERO
-    for inv in ledger.invoices:
-        open_amount = inv.open_amount
-        if inv.kind != "invoice":
-            if open_amount:
+    # Open invoices and credit notes: receivables, aging, and the open part of
+    # the CEI's opening receivables.
+    for open_items in index.open_by_customer.values():
+        for inv in open_items:
+            open_amount = inv.open_amount
+            if inv.kind != "invoice":
                 open_credits += open_amount
                 by_currency[inv.currency] = by_currency.get(inv.currency, ZERO) - open_amount
-            continue
-        if open_amount:
+                continue
             by_currency[inv.currency] = by_currency.get(inv.currency, ZERO) + open_amount
             days = t - inv.due_date.toordinal()
             if days <= 0:
@@ -191,15 +224,16 @@ def compute_kpis(ledger: Ledger, today: date, segments: Mapping[str, str] | None
                     b90 += open_amount
                 else:
                     over_90 += open_amount
-        issued = inv.issue_date.toordinal()
-        if issued > t:
-            continue
-        if issued >= first_day:
-            day_sales[issued - first_day] += inv.amount
-        if issued <= ps:
-            paid = inv.paid_date
-            if open_amount or paid is None or paid.toordinal() > ps:
+            if inv.issue_date.toordinal() <= ps:
                 opening += inv.amount
+    # Paid invoices, through the index's sums: those issued by the CEI period's
+    # start and paid after it were still receivable then.
+    for (issued, paid), amount in index.paid_by_days.items():
+        if issued <= ps < paid:
+            opening += amount
+    for issued, amount in index.sales_by_day.items():
+        if first_day <= issued <= t:
+            day_sales[issued - first_day] += amount
 
     sales_90 = sum(day_sales[max(0, t - 89 - first_day) :], ZERO)
     period_sales = sum(day_sales[ps + 1 - first_day :], ZERO)
@@ -231,7 +265,7 @@ def compute_kpis(ledger: Ledger, today: date, segments: Mapping[str, str] | None
         avg_days_to_pay_after_first_reminder=_days_to_pay_after_first_reminder(
             index.reminded.values()
         ),
-        avg_dispute_resolution_days=_dispute_resolution_days(ledger.invoices),
+        avg_dispute_resolution_days=_dispute_resolution_days(index.disputed),
         effectiveness=reminder_effectiveness(
             ledger.reminders, index.reminder_stats, segments or {}
         ),

@@ -626,13 +626,57 @@ class SegmentRule:
     plan: str
 
 
-@dataclass(frozen=True, slots=True)
 class Assignment:
-    """A customer's segment and plan, with the explanation shown to the user."""
+    """A customer's segment and plan, with the explanation shown to the user.
 
-    segment: str  # rule name, "manual", or "" when no rule matched
-    plan: str | None  # None when no rule matched
-    explanation: dict[str, object]
+    The explanation is written out only when asked for: a run assigns every
+    customer with something due, but explains only those it reminds.
+    """
+
+    __slots__ = ("_explanation", "_metrics", "_rule", "plan", "segment")
+
+    def __init__(
+        self,
+        segment: str,
+        plan: str | None,
+        explanation: dict[str, object] | None = None,
+        *,
+        rule: SegmentRule | None = None,
+        metrics: Mapping[str, object] | None = None,
+    ) -> None:
+        self.segment = segment  # rule name, "manual", or "" when no rule matched
+        self.plan = plan  # None when no rule matched
+        self._explanation = explanation
+        self._rule = rule
+        self._metrics = metrics
+
+    @property
+    def explanation(self) -> dict[str, object]:
+        if self._explanation is None:
+            rule, metrics = self._rule, self._metrics
+            assert rule is not None and metrics is not None
+            condition = rule.condition
+            self._explanation = {
+                "rule": rule.name,
+                "when": condition.text,
+                "metrics": {name: _render(metrics.get(name)) for name in condition.ordered_names},
+            }
+        return self._explanation
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Assignment):
+            return NotImplemented
+        return (self.segment, self.plan, self.explanation) == (
+            other.segment,
+            other.plan,
+            other.explanation,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.segment, self.plan))
+
+    def __repr__(self) -> str:
+        return f"Assignment(segment={self.segment!r}, plan={self.plan!r})"
 
 
 def _render(value: object) -> object:
@@ -654,15 +698,8 @@ def assign(
             MANUAL_SEGMENT, manual_plan, {"rule": MANUAL_SEGMENT, "plan": manual_plan}
         )
     for rule in rules:
-        condition = rule.condition
-        if condition.evaluate(metrics):
-            used = {name: _render(metrics.get(name)) for name in condition.ordered_names}
-            explanation: dict[str, object] = {
-                "rule": rule.name,
-                "when": condition.text,
-                "metrics": used,
-            }
-            return Assignment(rule.name, rule.plan, explanation)
+        if rule.condition.evaluate(metrics):
+            return Assignment(rule.name, rule.plan, rule=rule, metrics=metrics)
     return Assignment("", None, {"rule": None, "reason": "no segment rule matched"})
 
 

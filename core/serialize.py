@@ -73,7 +73,8 @@ def action_to_json(action: Action) -> dict[str, Any]:
         "invoices": invoices,
         "context_invoice_ids": [c.id for c in action.context],
         "credits": [{"id": c.id, "open_amount": str(c.open_amount)} for c in action.credits],
-        "explanation": jsonable(action.explanation),
+        # The engine builds explanations from plain JSON values already.
+        "explanation": action.explanation,
     }
     if action.interest_rate is not None:
         out["interest_rate"] = str(action.interest_rate)

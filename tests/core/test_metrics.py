@@ -22,6 +22,7 @@ from builders import (
     reminder,
 )
 
+from core.index import ledger_index
 from core.metrics import compute_kpis, customer_metrics, dso_countback
 from core.model import Invoice
 from core.segments import assign, shipped_segments
@@ -586,3 +587,42 @@ def test_avg_dispute_resolution_days() -> None:
     assert k.avg_dispute_resolution_days == Decimal("6.5")
     assert kpis(invoice(due=ago(5), dispute=dispute())).avg_dispute_resolution_days is None
     assert kpis().avg_days_to_pay_after_first_reminder is None
+
+
+@pytest.mark.parametrize("first_paid_days_ago", [10, 364, 365, 400])
+def test_paid_summary_gives_the_same_metrics_as_walking_the_history(
+    first_paid_days_ago: int,
+) -> None:
+    """§4 and docs/decisions.md "Ledger index": the index's per-customer summary of paid
+    invoices stands for the history only when every payment is inside the 365-day window;
+    with one paid 365 or 400 days ago it is not used.  Either way avg_days_late and
+    late_count are those of the full walk: here 1,000.00 paid 12 days late and 3,000.00
+    paid on time on 2026-11-02, plus one paid ``first_paid_days_ago`` days ago."""
+    today = date(2026, 11, 24)
+    book = ledger(
+        [customer()],
+        [
+            paid_invoice("F1", due=date(2026, 10, 21), amount="1000.00", paid=date(2026, 11, 2)),
+            paid_invoice("F2", due=date(2026, 11, 2), amount="3000.00", paid=date(2026, 11, 2)),
+            paid_invoice(
+                "F3",
+                due=today - timedelta(days=first_paid_days_ago + 5),
+                amount="500.00",
+                paid=today - timedelta(days=first_paid_days_ago),
+            ),
+            invoice("F4", due=date(2026, 9, 1), amount="800.00"),
+        ],
+    )
+    index = ledger_index(book)
+    names = frozenset({"avg_days_late", "late_count", "max_days_overdue"})
+    walked = customer_metrics(book.customers[0], book.invoices, today)
+    summed = customer_metrics(
+        book.customers[0],
+        book.invoices,
+        today,
+        open_invoices=index.open_by_customer["C1"],
+        names=names,
+        paid_summary=index.paid_summary["C1"],
+    )
+    for name in names:
+        assert summed[name] == walked[name], name
