@@ -294,6 +294,16 @@ def render_command(
         views.show_rendered(action, text)
 
 
+# The demo's supplier: a made-up Lyon workshop.
+DEMO_SENDER = {
+    "name": "Atelier Martin SAS",
+    "email": "compta@atelier-martin.example",
+    "phone": "04 72 00 00 00",
+    "address": "12 rue des Forges, 69003 Lyon",
+    "iban": "FR76 3000 4000 0500 0012 3456 789",
+}
+
+
 @cli.command("demo")
 @today_option
 @click.option("--customers", type=click.IntRange(min=1), default=300, show_default=True)
@@ -319,7 +329,7 @@ def demo_command(
     ledger = generate_ledger(day, customers=customers, invoices=invoices, seed=seed)
     if save_ledger is not None:
         write_ledger_json(ledger, save_ledger)
-    config = load_config(None, template_ids())
+    config = load_config({"sender": DEMO_SENDER}, template_ids())
     planner = Planner(ledger, config, day)
     actions = planner.run()
     segments = planner.journal_segments()
@@ -359,7 +369,7 @@ def render(
 def main() -> None:
     """Entry point: run the command, turning our errors into one line and exit code 2."""
     try:
-        cli.main(standalone_mode=False)
+        cli.main(prog_name="relance", standalone_mode=False)
     except InputError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(EXIT_BAD_INPUT)

@@ -62,7 +62,7 @@ def actions_table(actions: list[Action], ledger: Ledger, limit: int | None) -> T
     )
     for column, justify in columns:
         if column == "customer":
-            table.add_column(column, overflow="ellipsis", no_wrap=True, ratio=1)
+            table.add_column(column, overflow="ellipsis", no_wrap=True, ratio=1, min_width=24)
         else:
             table.add_column(column, justify=justify, no_wrap=True, min_width=len(column))
     shown = actions if limit is None else actions[:limit]

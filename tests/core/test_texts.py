@@ -538,3 +538,33 @@ def test_helper_files_are_not_template_ids() -> None:
     """DESIGN §8: the shared macros are not a message one can send."""
     with pytest.raises(TemplateError, match="no template '_macros'"):
         render(action("_macros"))
+
+
+@pytest.mark.parametrize(
+    ("language", "overdue", "coming"),
+    [
+        ("fr", "38 jours de retard", "à échéance le"),
+        ("en", "38 days overdue", "due"),
+    ],
+)
+def test_formal_notice_words_an_invoice_not_yet_due_as_coming_due(
+    language: str, overdue: str, coming: str
+) -> None:
+    """§5.5, §7: a formal notice lists every invoice that needs a reminder, including one
+    that has only reached its pre-due step (due in 2 days): it is not "overdue" and carries
+    no interest or indemnity line."""
+    base = formal_notice_action()
+    not_due = listed("F2026-0199", -2, "900.00", step=1, interest="0.00", indemnity="0.00")
+    act = action(
+        "formal_notice",
+        (base.invoices[0], not_due),
+        interest_rate=base.interest_rate,
+        payment_deadline_days=8,
+    )
+    text = plain(render(act, customer(language=language), language=language).body)
+    line = next(ln for ln in text.splitlines() if "F2026-0199" in ln)
+    assert coming in line
+    assert "retard" not in line and "overdue" not in line
+    assert overdue in text
+    following = text.splitlines()[text.splitlines().index(line) + 1]
+    assert "0,00" not in following and "0.00" not in following
