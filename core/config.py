@@ -128,8 +128,12 @@ def _validation_problems(data: Mapping[str, Any], error: ValidationError) -> lis
     for item in error.errors():
         loc = tuple(item["loc"])
         record, field_name = _record_and_field(data, loc)
-        message = "unknown field" if item["type"] == "extra_forbidden" else item["msg"]
-        if item["type"] not in ("extra_forbidden", "missing"):
+        kind = item["type"]
+        message = "unknown field" if kind == "extra_forbidden" else item["msg"]
+        if kind == "value_error":
+            # Our own validators' messages already say what was given.
+            message = message.removeprefix("Value error, ")
+        elif kind not in ("extra_forbidden", "missing"):
             message += f", got {item['input']!r}"
         problems.append(InputError(message, record=record, field=field_name))
     return problems
