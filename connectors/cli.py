@@ -7,12 +7,13 @@ stderr naming file, record and field, and exit code 2; never a traceback.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import click
 import orjson
@@ -92,7 +93,29 @@ def run_date(value: date | None) -> date:
     return value if value is not None else date.today()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """Commands whose modules load only when they run: `relance plan` need not
+    import the daemon's database and PDF libraries."""
+
+    lazy: ClassVar[dict[str, str]] = {
+        "sync": "connectors.cli_daemon:sync_command",
+        "status": "connectors.cli_daemon:status_command",
+        "history": "connectors.cli_daemon:history_command",
+        "report": "connectors.cli_daemon:report_command",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy:
+            module_name, attribute = self.lazy[cmd_name].split(":")
+            command: click.Command = getattr(importlib.import_module(module_name), attribute)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="relance")
 def cli() -> None:
     """Relance: receivables collection (relances clients) inside your accounting tool."""

@@ -1,0 +1,443 @@
+"""One sync cycle per company: pull -> plan -> enqueue -> deliver -> push (DESIGN §10).
+
+Each stage is its own transaction boundary: a failed pull leaves the store and
+the cursor as they were; actions and their journal entries are enqueued
+together; delivery claims, records the attempt, sends and marks each row.
+See docs/daemon.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from connectors.delivery.errors import DeliveryError
+from connectors.delivery.hours import next_sending_time, within_sending_hours
+from connectors.delivery.letters import LetterWriter
+from connectors.delivery.message import Attachment, OutgoingMessage, message_for_action
+from connectors.delivery.sms import FileSmsProvider, HttpSmsProvider, SmsProvider
+from connectors.delivery.smtp import SmtpDeliverer
+from connectors.delivery.smtp import SmtpSettings as SmtpEndpoint
+from connectors.delivery.statement import statement_pdf
+from connectors.delivery.worklist import PhoneTask, phone_task, write_worklist
+from connectors.settings import CompanySettings, Settings
+from connectors.sources import Flag, Source, build_source
+from connectors.store.store import OutboxRow, Store
+from core.actions import Action
+from core.engine import Planner, check_manual_plans
+from core.model import ZERO, Customer
+from core.texts import RenderedText, Sender, choose_language, render_action
+
+log = logging.getLogger("relance.sync")
+
+LEASE_SECONDS = 300
+MAX_ATTEMPTS = 5
+BATCH = 500
+PAPER_CHANNELS = ("letter", "formal_notice")
+TIMED_CHANNELS = ("sms", "phone")
+
+
+@dataclass
+class CycleReport:
+    """What one cycle did for one company (also stored as the run's counts)."""
+
+    company: str
+    dry_run: bool
+    pulled: int = 0
+    actions: int = 0
+    enqueued: int = 0
+    sent: int = 0
+    dry_runs: int = 0
+    cancelled: int = 0
+    failed: int = 0
+    deferred: int = 0
+    pushed: int = 0
+    outputs: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if k not in ("company", "outputs")}
+
+
+def utc_now() -> datetime:
+    return datetime.now().astimezone().replace(tzinfo=None)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Runner:
+    """Runs cycles for the companies of a config against one store."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        sources: dict[str, Source] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.worker = worker_name()
+        # Sources built once per company and kept: a demo source simulates days.
+        self._sources: dict[str, Source] = dict(sources or {})
+
+    def source(self, company: CompanySettings) -> Source:
+        if company.id not in self._sources:
+            self._sources[company.id] = build_source(
+                company.source.kind, company.source_options(), company=company.id
+            )
+        return self._sources[company.id]
+
+    # -- the cycle ---------------------------------------------------------------------
+
+    def cycle(
+        self, company: CompanySettings, *, send: bool | None = None, today: date | None = None
+    ) -> CycleReport:
+        now = self.clock()
+        day = today or now.date()
+        dry_run = not (self.settings.sends(company.id) if send is None else send)
+        report = CycleReport(company.id, dry_run)
+        run_id = self.store.start_run(company.id, now)
+        try:
+            source = self.source(company)
+            report.pulled = self.pull(company, source)
+            actions = self.plan(company, day)
+            report.actions = len(actions)
+            with self.store.transaction() as tx:
+                report.enqueued = self.store.enqueue(
+                    tx, company.id, actions, dry_run=dry_run, today=day, now=now
+                )
+            log.info(
+                "planned company=%s actions=%d enqueued=%d dry_run=%s",
+                company.id,
+                len(actions),
+                report.enqueued,
+                dry_run,
+            )
+            self.deliver(company, source, day, report)
+            report.pushed = self.push(company, source)
+        except Exception as error:
+            self.store.finish_run(run_id, "failed", report.counts(), str(error), now=self.clock())
+            log.error("cycle failed company=%s error=%s", company.id, error)
+            raise
+        self.store.finish_run(run_id, "ok", report.counts(), None, now=self.clock())
+        log.info(
+            "cycle done company=%s %s",
+            company.id,
+            " ".join(f"{k}={v}" for k, v in report.counts().items()),
+        )
+        return report
+
+    def pull(self, company: CompanySettings, source: Source) -> int:
+        """Changes since the saved cursor, upserted with the new cursor in one transaction."""
+        cursor = self.store.get_cursor(company.id, source.name)
+        changes = source.pull(cursor)
+        with self.store.transaction() as tx:
+            count = self.store.upsert_customers(tx, company.id, changes.customers)
+            count += self.store.upsert_invoices(tx, company.id, changes.invoices)
+            self.store.upsert_reminders(tx, company.id, changes.reminders)
+            if changes.deleted_invoice_ids:
+                self.store.delete_invoices(tx, company.id, changes.deleted_invoice_ids)
+            if changes.cursor is not None:
+                self.store.set_cursor(tx, company.id, source.name, changes.cursor, now=self.clock())
+        log.info(
+            "pulled company=%s source=%s records=%d full=%s",
+            company.id,
+            source.name,
+            count,
+            changes.full,
+        )
+        return count
+
+    def plan(self, company: CompanySettings, day: date) -> list[Action]:
+        ledger = self.store.ledger(company.id, day)
+        config = self.settings.config_for(company.id)
+        check_manual_plans(ledger, config)
+        return Planner(ledger, config, day).run()
+
+    # -- delivery ----------------------------------------------------------------------
+
+    def deliver(
+        self, company: CompanySettings, source: Source, day: date, report: CycleReport
+    ) -> None:
+        now = self.clock()
+        self.store.reap(company.id, now)
+        rows = self.store.claim(company.id, self.worker, BATCH, LEASE_SECONDS, now)
+        if not rows:
+            return
+        ledger = self.store.ledger(company.id, day)
+        customers = {c.id: c for c in ledger.customers}
+        fresh = self._fresh_amounts(company, source, rows)
+        config = self.settings.config_for(company.id)
+        sender = Sender(**{**config.sender, "language": config.company_language})
+        phone_tasks: list[PhoneTask] = []
+        with _Channels(self.settings, company) as channels:
+            for row in rows:
+                self._deliver_row(
+                    company,
+                    row,
+                    customers,
+                    fresh,
+                    sender,
+                    config,
+                    day,
+                    channels,
+                    phone_tasks,
+                    report,
+                )
+        if phone_tasks:
+            worklist = self.settings.delivery.worklist
+            write_worklist(phone_tasks, worklist.csv, worklist.xlsx)
+            report.outputs.extend(str(p) for p in (worklist.csv, worklist.xlsx) if p)
+
+    def _fresh_amounts(
+        self, company: CompanySettings, source: Source, rows: Sequence[OutboxRow]
+    ) -> dict[str, Decimal]:
+        """Open amounts read just before sending (DESIGN §10, fresh at send time)."""
+        ids = sorted({inv.id for row in rows for inv in row.action.invoices})
+        fresh = source.refresh(ids)
+        if fresh is None:
+            self.pull(company, source)
+            fresh = self.store.open_amounts(company.id, ids)
+        return fresh
+
+    def _deliver_row(
+        self,
+        company: CompanySettings,
+        row: OutboxRow,
+        customers: dict[str, Customer],
+        fresh: dict[str, Decimal],
+        sender: Sender,
+        config: Any,
+        day: date,
+        channels: _Channels,
+        phone_tasks: list[PhoneTask],
+        report: CycleReport,
+    ) -> None:
+        now = self.clock()
+        action = still_due(row.action, fresh)
+        if action is None:
+            self.store.mark_cancelled(company.id, row.key, "paid since planning", now=now)
+            report.cancelled += 1
+            log.info("cancelled company=%s key=%s reason=paid", company.id, row.key)
+            return
+        customer = customers.get(action.customer_id)
+        if customer is None:
+            self.store.mark_cancelled(
+                company.id, row.key, "customer no longer in the ledger", now=now
+            )
+            report.cancelled += 1
+            return
+        language = choose_language(customer.language, config.company_language)
+        rendered = render_action(
+            action, customer, sender, day, language=language, overrides=config.templates
+        )
+        if row.dry_run:
+            self.store.mark_dry_run(company.id, row.key, rendered.subject, rendered.body, now)
+            report.dry_runs += 1
+            return
+        hours = self.settings.delivery.sending_hours
+        if action.channel in TIMED_CHANNELS and not within_sending_hours(now, hours[0], hours[1]):
+            self.store.defer(
+                company.id,
+                row.key,
+                next_sending_time(now, hours[0], hours[1]),
+                now,
+                "outside sending hours",
+            )
+            report.deferred += 1
+            return
+        message = self._message(company, action, customer, rendered, sender, day, language)
+        self.store.record_attempt(
+            company.id,
+            row.key,
+            message.message_id,
+            now,
+            worker=self.worker,
+            subject=rendered.subject,
+            body=rendered.body,
+        )
+        try:
+            if action.channel in ("phone", "escalation"):
+                # Calls and hand-overs are tasks for people: the worklist.
+                phone_tasks.append(phone_task(action, customer, rendered))
+            else:
+                channels.send(action, message)
+        except DeliveryError as error:
+            state = self.store.mark_failed(
+                company.id,
+                row.key,
+                str(error),
+                self.clock(),
+                1 if error.permanent else MAX_ATTEMPTS,
+            )
+            report.failed += 1
+            log.warning(
+                "delivery failed company=%s key=%s channel=%s state=%s error=%s",
+                company.id,
+                row.key,
+                action.channel,
+                state,
+                error,
+            )
+            return
+        self.store.mark_sent(company.id, row.key, message.message_id, self.clock())
+        report.sent += 1
+        log.info(
+            "sent company=%s key=%s channel=%s customer=%s",
+            company.id,
+            row.key,
+            action.channel,
+            action.customer_id,
+        )
+
+    def _message(
+        self,
+        company: CompanySettings,
+        action: Action,
+        customer: Customer,
+        rendered: RenderedText,
+        sender: Sender,
+        day: date,
+        language: str,
+    ) -> OutgoingMessage:
+        attachments: list[Attachment] = []
+        if action.channel in ("email", *PAPER_CHANNELS):
+            pdf = statement_pdf(action, customer, sender, day, language)
+            name = "releve.pdf" if language == "fr" else "statement.pdf"
+            attachments.append(Attachment(name, pdf, "application/pdf"))
+        domain = sender.email.split("@", 1)[1] if "@" in sender.email else "relance.local"
+        return message_for_action(
+            action, customer, rendered, company=company.id, domain=domain, attachments=attachments
+        )
+
+    # -- write-back --------------------------------------------------------------------
+
+    def push(self, company: CompanySettings, source: Source) -> int:
+        """Reminder levels of the invoices in the journal, written back once each."""
+        pushed = self.store.pushed_values(company.id, "reminder_level")
+        flags: list[Flag] = []
+        for row in self.store.outbox_rows(company.id, states=("sent",), limit=1_000_000):
+            sent = (row.sent_at or self.clock()).date()
+            for inv in row.action.invoices:
+                value = str(inv.step)
+                if pushed.get(inv.id) != value:
+                    pushed[inv.id] = value
+                    flags.append(Flag("reminder_level", inv.id, inv.step, sent))
+        if not flags:
+            return 0
+        written = source.push(flags)
+        with self.store.transaction() as tx:
+            for flag in written:
+                self.store.record_push(
+                    tx, company.id, flag.kind, flag.ref, str(flag.value), self.clock()
+                )
+        return len(written)
+
+
+def still_due(action: Action, fresh: dict[str, Decimal]) -> Action | None:
+    """The action with invoices paid since planning left out (None: nothing left)."""
+    listed = tuple(
+        replace_amount(inv, fresh[inv.id])
+        for inv in action.invoices
+        if fresh.get(inv.id, inv.open_amount) > 0
+    )
+    if not listed:
+        return None
+    context = tuple(c for c in action.context if fresh.get(c.id, c.open_amount) > 0)
+    if len(listed) == len(action.invoices) and all(
+        inv.open_amount == fresh.get(inv.id, inv.open_amount) for inv in action.invoices
+    ):
+        return action
+    credits = sum((c.open_amount for c in action.credits), ZERO)
+    total = sum((i.open_amount for i in listed), ZERO) + sum((c.open_amount for c in context), ZERO)
+    return replace(action, invoices=listed, context=context, net_due=max(total - credits, ZERO))
+
+
+def replace_amount(inv: Any, amount: Decimal | None) -> Any:
+    return inv if amount is None else inv._replace(open_amount=amount)
+
+
+class _Channels:
+    """The open channels of one delivery batch: one SMTP connection, the letters
+    folder, the SMS provider."""
+
+    def __init__(self, settings: Settings, company: CompanySettings) -> None:
+        self.settings = settings
+        self.company = company
+        self._stack = ExitStack()
+        self._smtp: SmtpDeliverer | None = None
+        self._letters: LetterWriter | None = None
+        self._sms: SmsProvider | None = None
+
+    def __enter__(self) -> _Channels:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def smtp(self) -> SmtpDeliverer:
+        if self._smtp is None:
+            smtp = self.settings.delivery.smtp
+            if smtp is None:
+                raise DeliveryError(False, "no [delivery.smtp] in the config: cannot send e-mail")
+            endpoint = SmtpEndpoint(
+                host=smtp.host,
+                port=smtp.port,
+                security=smtp.security,
+                username=smtp.username or None,
+                password=smtp.password.get_secret_value() if smtp.password else None,
+                from_address=smtp.from_address,
+                timeout=smtp.timeout,
+                reply_to=smtp.reply_to,
+            )
+            self._smtp = self._stack.enter_context(SmtpDeliverer(endpoint))
+        return self._smtp
+
+    def letters(self) -> LetterWriter:
+        if self._letters is None:
+            self._letters = LetterWriter(Path(self.settings.delivery.letters.output_dir))
+        return self._letters
+
+    def sms(self) -> SmsProvider:
+        if self._sms is None:
+            sms = self.settings.delivery.sms
+            if sms is None:
+                raise DeliveryError(False, "no [delivery.sms] in the config: cannot send SMS")
+            if sms.provider == "http":
+                key = sms.api_key.get_secret_value() if sms.api_key else ""
+                self._sms = HttpSmsProvider(sms.url, key, sms.sender)
+            else:
+                self._sms = FileSmsProvider(Path(sms.path))
+        return self._sms
+
+    def send(self, action: Action, message: OutgoingMessage) -> None:
+        channel = action.channel
+        if channel == "email":
+            self.smtp().send(message)
+        elif channel in PAPER_CHANNELS:
+            pdf = next((a.content for a in message.attachments), b"")
+            self.letters().write(message, pdf)
+        elif channel == "sms":
+            if not message.to:
+                raise DeliveryError(False, "the customer has no phone number")
+            self.sms().send(message.to[0], message.body, message.key)
+        else:
+            raise DeliveryError(False, f"unknown channel {channel!r}")
+
+
+def iter_companies(settings: Settings, only: str | None) -> Iterator[CompanySettings]:
+    for company in settings.companies:
+        if only is None or company.id == only:
+            yield company
