@@ -16,6 +16,10 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(VENV)/bin/relance demo
+	@mkdir -p out
+	$(VENV)/bin/relance sync --config examples/demo.toml --once
+	$(VENV)/bin/relance report --config examples/demo.toml --html out/report.html --xlsx out/report.xlsx
+	@echo "Report: $(CURDIR)/out/report.html"
 
 test: $(STAMP)
 	$(PY) -m pytest
