@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from core.config import Config, config_problems, load_config
+from core.config import Config, load_config
 from core.errors import InputError
 from core.ledger import ledger_problems
 from core.ledger_json import decode_ledger
@@ -87,8 +88,12 @@ def ledger_file_problems(path: Path) -> list[InputError]:
 
 
 def config_file_problems(path: Path) -> list[InputError]:
+    """Every problem of a config: core's keys (plans, segments, rates, texts) and, in a
+    daemon config, the store, delivery, companies and secrets."""
+    from connectors.settings import settings_problems  # the daemon's, loaded only here
+
     try:
-        data = read_toml(path)
+        read_toml(path)
     except InputError as error:
         return [error]
-    return [problem.located(str(path)) for problem in config_problems(data, template_ids())]
+    return [problem.located(str(path)) for problem in settings_problems(path, os.environ)]
