@@ -72,7 +72,11 @@ def open_ledger(path: Path) -> Ledger:
 def open_config(path: Path | None) -> Config:
     if path is None:
         return load_config(None, template_ids())
-    data = read_toml(path)
+    from connectors.settings import DAEMON_KEYS
+
+    # A daemon config (store, delivery, companies, ...) plans with its core part;
+    # `relance validate --config` checks the rest.
+    data = {k: v for k, v in read_toml(path).items() if k not in DAEMON_KEYS}
     try:
         return load_config(data, template_ids())
     except InputError as error:
