@@ -81,6 +81,11 @@ def check_manual_plans(ledger: Ledger, config: Config) -> None:
             )
 
 
+def metric_names(config: Config) -> frozenset[str]:
+    """The metrics the segment rules read."""
+    return frozenset().union(*(rule.condition.names for rule in config.segments))
+
+
 def segment_of(
     customer: Customer,
     invoices: Iterable[Invoice],
@@ -88,10 +93,12 @@ def segment_of(
     today: date,
     open_invoices: Sequence[Invoice] | None = None,
     paid: PaidSummary | None = None,
+    names: frozenset[str] | None = None,
 ) -> Assignment:
     if customer.plan:
         return assign(config.segments, {}, customer.plan)
-    names = frozenset().union(*(rule.condition.names for rule in config.segments))
+    if names is None:
+        names = metric_names(config)
     metrics = customer_metrics(
         customer, invoices, today, open_invoices=open_invoices, names=names, paid_summary=paid
     )
@@ -120,6 +127,7 @@ class Planner:
         )
         self._assignments: dict[str, Assignment] = {}
         self._offset_items = list(self.offsets.items())
+        self._metric_names = metric_names(config)
 
     def segment(self, customer: Customer) -> Assignment:
         """The customer's segment and plan today (computed once per run)."""
@@ -132,6 +140,7 @@ class Planner:
                 self.today,
                 self.index.open_by_customer.get(customer.id, []),
                 self.index.paid_summary.get(customer.id),
+                self._metric_names,
             )
             self._assignments[customer.id] = found
         return found
