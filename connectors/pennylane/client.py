@@ -26,7 +26,6 @@ import requests
 from tenacity import (
     RetryCallState,
     Retrying,
-    retry_if_exception,
 )
 
 from connectors.pennylane.errors import PennylaneError, error_for_status
@@ -115,7 +114,7 @@ class PennylaneClient:
         """One request with pacing and retries; an error answer raises ``PennylaneError``."""
         what = f"{method} {path}"
         retrying = Retrying(
-            retry=retry_if_exception(lambda e: isinstance(e, _Retry)),
+            retry=self._retry,
             wait=self._wait,
             stop=self._stop,
             sleep=self._sleep,
@@ -217,15 +216,27 @@ class PennylaneClient:
             raise _Retry(refused, retry_after)
         raise refused
 
+    @staticmethod
+    def _counts(state: RetryCallState) -> dict[str, int]:
+        counts: dict[str, int] = state.retry_object.statistics.setdefault(
+            "relance", {"429": 0, "other": 0}
+        )
+        return counts
+
+    def _retry(self, state: RetryCallState) -> bool:
+        """Whether to ask again (tenacity calls this first, then ``_wait``, then ``_stop``)."""
+        outcome = state.outcome
+        failure = outcome.exception() if outcome is not None else None
+        if not isinstance(failure, _Retry):
+            return False
+        self._counts(state)["429" if failure.error.status == 429 else "other"] += 1
+        return True
+
     def _stop(self, state: RetryCallState) -> bool:
         """Failures (5xx, no answer) have ``attempts`` tries; 429s, which only say "later"
         and are waited out, have ``RATE_LIMITED_TRIES``."""
-        outcome = state.outcome
-        failure = outcome.exception() if outcome is not None else None
-        counts = state.retry_object.statistics.setdefault("relance", {"429": 0, "other": 0})
-        rate_limited = isinstance(failure, _Retry) and failure.error.status == 429
-        counts["429" if rate_limited else "other"] += 1
-        return bool(counts["429"] >= RATE_LIMITED_TRIES or counts["other"] >= self.attempts)
+        counts = self._counts(state)
+        return counts["429"] >= RATE_LIMITED_TRIES or counts["other"] >= self.attempts
 
     def _wait(self, state: RetryCallState) -> float:
         """After a 429 the limiter already holds every request back; after a failure,
@@ -234,8 +245,7 @@ class PennylaneClient:
         failure = outcome.exception() if outcome is not None else None
         if isinstance(failure, _Retry) and failure.error.status == 429:
             return 0.0
-        counts = state.retry_object.statistics.get("relance", {})
-        failures = int(counts.get("other", 1))
+        failures = max(self._counts(state)["other"], 1)
         return float(min(BACKOFF_FIRST * 2 ** (failures - 1), BACKOFF_MAX))
 
 

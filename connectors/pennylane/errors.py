@@ -87,7 +87,7 @@ def error_for_status(
             status=status,
         )
     if status == 403:
-        scope = missing_scope(body)
+        scope = missing_scope(detail) or missing_scope(body)
         named = f"the scope {scope}" if scope else "a scope this request needs"
         return PennylaneError(
             f"the API token lacks {named} ({what}: {detail or 'forbidden'}): add it to the "

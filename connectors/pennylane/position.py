@@ -5,8 +5,8 @@ transaction).  It holds timestamps only, never Pennylane's own cursors (those
 are temporary and must not outlive one listing):
 
 - ``customers`` / ``invoices``: the last ``processed_at`` read from each
-  changelog (the next pull starts there; the boundary event may come again,
-  processing is idempotent);
+  changelog (the next pull starts there; ``boundary`` lists the events at that
+  very instant already handled, since ``start_date`` may be inclusive);
 - ``litige``: invoices carrying the "Litige" category and the day Relance first
   saw it there; ``escalated``: those carrying "Contentieux" (category changes
   may emit no changelog event, so these sets are read on every pull and diffed);
@@ -45,6 +45,9 @@ class Position:
     resync_reason: str | None = None
     litige: dict[str, date] = field(default_factory=dict)
     escalated: frozenset[str] = frozenset()
+    # Events at exactly the stored processed_at that were already handled: the
+    # next read starts there (start_date may be inclusive) and skips them.
+    boundary: dict[str, list[str]] = field(default_factory=dict)
 
     def oldest(self) -> datetime:
         return min(self.customers, self.invoices)
@@ -63,6 +66,7 @@ class Position:
                 "resync_reason": self.resync_reason,
                 "litige": {k: v.isoformat() for k, v in sorted(self.litige.items())},
                 "escalated": sorted(self.escalated),
+                "boundary": self.boundary,
             },
             separators=(",", ":"),
         )
@@ -83,6 +87,7 @@ class Position:
                 resync_reason=data.get("resync_reason"),
                 litige={str(k): date.fromisoformat(v) for k, v in data.get("litige", {}).items()},
                 escalated=frozenset(str(i) for i in data.get("escalated", [])),
+                boundary={str(k): [str(i) for i in v] for k, v in data.get("boundary", {}).items()},
             )
         except (ValueError, KeyError, TypeError, AttributeError):
             return None

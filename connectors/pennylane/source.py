@@ -147,8 +147,13 @@ class PennylaneSource:
 
     def _incremental(self, position: Position) -> Changes:
         self.last_pull = "incremental"
-        customer_ops, customers_at = self._changes("customers", position.customers)
-        invoice_ops, invoices_at = self._changes("customer_invoices", position.invoices)
+        boundary = position.boundary
+        customer_ops, customers_at, customers_edge = self._changes(
+            "customers", position.customers, boundary.get("customers", [])
+        )
+        invoice_ops, invoices_at, invoices_edge = self._changes(
+            "customer_invoices", position.invoices, boundary.get("customer_invoices", [])
+        )
         catalog = self.catalog()
         litige, escalated = self._flagged(catalog, position)
         # Category changes may emit no changelog event: the diff of the sets says which.
@@ -183,6 +188,7 @@ class PennylaneSource:
             resync_reason=position.resync_reason,
             litige=litige,
             escalated=escalated,
+            boundary={"customers": customers_edge, "customer_invoices": invoices_edge},
         )
         return Changes(
             customers=self._customers(records),
@@ -191,18 +197,28 @@ class PennylaneSource:
             cursor=new.dump(),
         )
 
-    def _changes(self, resource: str, since: datetime) -> tuple[dict[str, str], datetime]:
-        """The last operation per id since ``since``, and the last ``processed_at`` read."""
+    def _changes(
+        self, resource: str, since: datetime, handled: list[str]
+    ) -> tuple[dict[str, str], datetime, list[str]]:
+        """The last operation per id since ``since`` (events at ``since`` listed in
+        ``handled`` skipped), the last ``processed_at`` read and the ids seen at it."""
         ops: dict[str, str] = {}
         last = since
+        edge = list(handled)
         start = since.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
         path = f"/changelogs/{resource}"
         for page in self.client.pages(path, {"start_date": start}, limit=CHANGELOG_LIMIT):
             for item in page:
                 event = parse(ChangeEvent, item, f"{resource} changelog event")
-                ops[str(event.id)] = event.operation
-                last = max(last, event.processed_at)
-        return ops, last
+                ident = str(event.id)
+                if event.processed_at == since and ident in handled:
+                    continue
+                ops[ident] = event.operation
+                if event.processed_at > last:
+                    last, edge = event.processed_at, []
+                if event.processed_at == last:
+                    edge.append(ident)
+        return ops, last, edge
 
     # -- categories read back ----------------------------------------------------------
 

@@ -22,3 +22,13 @@ def fake() -> Iterator[tuple[FakePennylane, str]]:
     for server, url in serve_fake():
         server.token(TOKEN)
         yield server, url
+
+
+@pytest.fixture(autouse=True)
+def fresh_limiters() -> Iterator[None]:
+    """Each test has its own fake server, hence its own rate windows: forget the last test's."""
+    from connectors.pennylane import ratelimit
+
+    ratelimit._LIMITERS.clear()
+    yield
+    ratelimit._LIMITERS.clear()
