@@ -149,6 +149,7 @@ def _check_one(company: str, source: PennylaneSource, client: PennylaneClient) -
             problems += 1
         else:
             absent = catalog.missing(source.levels)
+            problems += bool(absent)
             click.echo(
                 f"  category group {source.category_group!r}: found, "
                 + (

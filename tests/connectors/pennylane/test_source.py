@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from pennylane_fake import FakePennylane
 from sync_support import TOKEN, relance_group, small_ledger
 
@@ -128,3 +129,18 @@ def test_push_skips_a_draft_and_reports_it_unwritten(fake: tuple[FakePennylane, 
     source = source_for(url)
     ensure_catalog(source.client, "Relance", 4)
     assert source.push([Flag("reminder_level", str(ledger.draft), 1, TODAY)]) == []
+
+
+def test_build_source_takes_the_token_as_a_secret_and_refuses_none() -> None:
+    from pydantic import SecretStr
+
+    from connectors.sources import SourceError, build_source
+
+    built = build_source(
+        "pennylane", {"token": SecretStr(TOKEN), "category_group": "Recouvrement"}, company="x"
+    )
+    assert isinstance(built, PennylaneSource) and built.category_group == "Recouvrement"
+    assert TOKEN not in repr(built)
+    with pytest.raises(SourceError) as caught:
+        build_source("pennylane", {"base_url": "https://pl.example"}, company="x")
+    assert "setting 'token_env': Pennylane needs an API token" in caught.value.message
