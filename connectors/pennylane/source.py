@@ -285,8 +285,10 @@ class PennylaneSource:
         return out
 
     def _server_now(self, fallback: datetime) -> datetime:
-        """Pennylane's clock (its ``Date`` header), so that our position matches its events."""
-        self.client.get("/me")
+        """Pennylane's clock (the ``Date`` header of its last answer, just read), so that
+        our position matches its events."""
+        if not self.client.last_headers.get("Date"):
+            self.client.get("/me")
         header = self.client.last_headers.get("Date")
         if header:
             try:

@@ -122,6 +122,7 @@ class Logged:
     path: str
     status: int
     query: dict[str, str] = field(default_factory=dict)
+    at: float = field(default_factory=time.monotonic)
 
 
 def _money(value: Decimal | str | int) -> str:
