@@ -37,13 +37,16 @@ REQUIRED_SCOPES = {
 EXIT_BAD_INPUT = 2
 
 
+DOUBLE_REMINDERS = (
+    "Pennylane's own reminders (Paramètres › Facturation clients › Relance d'impayés) may "
+    "also be active for these customers, and the API cannot tell: customers would be reminded "
+    "twice. Pause those sequences or unassign them, then set native_reminders_off = true in "
+    "the source to silence this warning."
+)
+
+
 def double_reminder_warning(company: str) -> str:
-    return (
-        f"warning: {company}: Pennylane's own reminders (Paramètres › Facturation clients › "
-        f"Relance d'impayés) may also be active for these customers, and the API cannot tell: "
-        f"customers would be reminded twice. Pause those sequences or unassign them, then set "
-        f"native_reminders_off = true in the source to silence this warning."
-    )
+    return f"warning: {company}: {DOUBLE_REMINDERS}"
 
 
 def granted(scopes: list[str], needed: str) -> bool:
@@ -221,5 +224,5 @@ def status_notes(
         elif moment - position.oldest() > RETENTION / 2:
             notes.append("no sync for over two weeks: past four weeks a full resync is needed")
     if not source.native_reminders_off:
-        notes.append(double_reminder_warning(company.id).removeprefix("warning: "))
+        notes.append(f"warning: {DOUBLE_REMINDERS}")
     return notes

@@ -842,3 +842,30 @@ def serve_fake(**kwargs: Any) -> Iterator[tuple[FakePennylane, str]]:
         yield fake, url
     finally:
         fake.stop()
+
+
+def main() -> None:
+    """Serve a small ledger for trying the commands by hand (the README's output comes from it):
+
+    python tests/connectors/pennylane/pennylane_fake.py   # prints the base URL and token
+    """
+    import sys
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
+    from sync_support import small_ledger
+
+    fake = FakePennylane()
+    token = fake.token("demo-token")
+    small_ledger(fake, date.today())
+    fake.add_group("Relance")
+    url = fake.serve()
+    print(f"fake Pennylane at {url} (token {token}); Ctrl-C stops it", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        fake.stop()
+
+
+if __name__ == "__main__":
+    main()
