@@ -213,3 +213,23 @@ def test_a_429_storm_and_5xx_bursts_are_survived_with_nothing_lost(
         store.close()
     assert len(snapshot.invoices) == 250
     assert len(snapshot.customers) == 250
+
+
+def test_a_category_write_that_failed_is_read_back_and_written_once(
+    fake: tuple[FakePennylane, str], tmp_path: Path, inbox: tuple[Inbox, int]
+) -> None:
+    server, url = fake
+    ledger = small_ledger(server, TODAY)
+    relance_group(server)
+    config = write_config(tmp_path, url, smtp_port=inbox[1], send=True)
+    assert relance("pennylane", "setup", "--config", str(config)).exit_code == 0
+    server.fail_next(502, 1, path=f"/customer_invoices/{ledger.overdue}/categories", method="PUT")
+
+    result = relance("sync", "--config", str(config), "--once")
+
+    assert result.exit_code == 0, result.output
+    assert server.labels_of(ledger.overdue) == {"Relance 3": "1"}
+    writes = [r for r in server.log if r.method == "PUT"]
+    assert [r.status for r in writes] == [502, 200]
+    again = relance("sync", "--config", str(config), "--once")
+    assert again.exit_code == 0 and len([r for r in server.log if r.method == "PUT"]) == 2
