@@ -18,6 +18,7 @@ from sync_support import (
 )
 
 from connectors.store.store import Store
+from core.model import Invoice, Ledger
 
 TODAY = date.today()
 
@@ -27,8 +28,17 @@ def inbox() -> Iterator[tuple[Inbox, int]]:
     yield from smtp_inbox()
 
 
-def store_of(tmp_path: Path) -> Store:
-    return Store.open(f"sqlite:///{tmp_path / 'relance.db'}")
+def stored(tmp_path: Path) -> Ledger:
+    """What the daemon's store holds for the company after the runs."""
+    store = Store.open(f"sqlite:///{tmp_path / 'relance.db'}")
+    try:
+        return store.ledger("martin", TODAY)
+    finally:
+        store.close()
+
+
+def stored_invoices(tmp_path: Path) -> dict[str, Invoice]:
+    return {inv.id: inv for inv in stored(tmp_path).invoices}
 
 
 def test_first_sync_brings_customers_and_ledger_invoices_only(
@@ -40,11 +50,7 @@ def test_first_sync_brings_customers_and_ledger_invoices_only(
     config = write_config(tmp_path, url)
     result = relance("sync", "--config", str(config), "--once")
     assert result.exit_code == 0, result.output
-    store = store_of(tmp_path)
-    try:
-        snapshot = store.ledger("martin", TODAY)
-    finally:
-        store.close()
+    snapshot = stored(tmp_path)
     invoices = {inv.id: inv for inv in snapshot.invoices}
     assert set(invoices) >= {str(ledger.overdue), str(ledger.credit)}
     assert str(ledger.draft) not in invoices
@@ -85,11 +91,7 @@ def test_an_incremental_sync_reads_changelogs_and_refetches_only_changed_ids(
         p == "/customer_invoices" and '"operator":"in"' in f and str(newcomer) in f
         for p, f in paths
     )
-    store = store_of(tmp_path)
-    try:
-        invoices = {inv.id: inv for inv in store.ledger("martin", TODAY).invoices}
-    finally:
-        store.close()
+    invoices = stored_invoices(tmp_path)
     assert invoices[str(ledger.overdue)].open_amount == 0
     assert invoices[str(newcomer)].open_amount == 450
     assert str(ledger.credit) not in invoices
@@ -112,11 +114,7 @@ def test_a_position_past_the_changelog_retention_gives_a_full_resync_shown_in_st
     assert result.exit_code == 0, result.output
     assert any(r.path == "/changelogs/customers" and r.status == 422 for r in server.log)
     assert any(r.path == "/customers" and "filter" not in r.query for r in server.log)
-    store = store_of(tmp_path)
-    try:
-        invoices = {inv.id: inv for inv in store.ledger("martin", TODAY).invoices}
-    finally:
-        store.close()
+    invoices = stored_invoices(tmp_path)
     assert invoices[str(ledger.overdue)].open_amount == 200
     status = relance("status", "--config", str(config))
     assert "full resync: Pennylane refused the changelog position" in status.output
@@ -136,11 +134,7 @@ def test_litige_set_by_the_accountant_in_pennylane_stops_the_reminders(
 
     assert result.exit_code == 0, result.output
     assert inbox[0].messages == []
-    store = store_of(tmp_path)
-    try:
-        invoices = {inv.id: inv for inv in store.ledger("martin", TODAY).invoices}
-    finally:
-        store.close()
+    invoices = stored_invoices(tmp_path)
     dispute = invoices[str(ledger.overdue)].dispute
     assert dispute is not None and dispute.reason == "Litige (Pennylane)"
 
@@ -206,11 +200,7 @@ def test_a_429_storm_and_5xx_bursts_are_survived_with_nothing_lost(
     assert result.exit_code == 0, result.output
     assert sum(r.status == 429 for r in server.log) >= 6
     assert sum(r.status >= 500 for r in server.log) == 5
-    store = store_of(tmp_path)
-    try:
-        snapshot = store.ledger("martin", TODAY)
-    finally:
-        store.close()
+    snapshot = stored(tmp_path)
     assert len(snapshot.invoices) == 250
     assert len(snapshot.customers) == 250
 
