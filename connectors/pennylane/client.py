@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -253,7 +254,8 @@ def _json(response: requests.Response, what: str) -> Any:
     if response.status_code == 204 or not response.content:
         return None
     try:
-        return response.json()
+        # Money may come as JSON numbers too: read them as Decimals, never as floats.
+        return json.loads(response.content, parse_float=Decimal)
     except ValueError:
         raise PennylaneError(
             f"Pennylane's answer to {what} is not JSON (is base_url the API's, ending in "

@@ -542,6 +542,8 @@ class FakePennylane:
         shape: Callable[[dict[str, Any]], dict[str, Any]] = lambda r: r,
     ) -> dict[str, Any]:
         limit = self._limit(query, 100)
+        if resource not in FILTERS and "filter" in query:
+            raise _bad(f"this endpoint takes no filter ({resource})", "NotExistPropertyDefinition")
         tests = self._conditions(resource, query) if resource in FILTERS else []
         sort = query.get("sort", "-id")
         if sort not in ("id", "-id"):

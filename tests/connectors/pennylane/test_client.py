@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -246,3 +247,11 @@ def test_a_fractional_or_http_date_retry_after_is_understood(
     responses.get(f"{BASE}/me", json={})
     client.get("/me")
     assert sum(clock.slept) == pytest.approx(1.5)
+
+
+@responses.activate
+def test_amounts_sent_as_json_numbers_are_read_as_exact_decimals(
+    client: PennylaneClient,
+) -> None:
+    responses.get(f"{BASE}/customer_invoices/1", body='{"id": 1, "amount": 1440.1}')
+    assert client.get("/customer_invoices/1")["amount"] == Decimal("1440.1")

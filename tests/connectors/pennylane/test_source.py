@@ -144,3 +144,20 @@ def test_build_source_takes_the_token_as_a_secret_and_refuses_none() -> None:
     with pytest.raises(SourceError) as caught:
         build_source("pennylane", {"base_url": "https://pl.example"}, company="x")
     assert "setting 'token_env': Pennylane needs an API token" in caught.value.message
+
+
+def test_a_changed_customer_is_reread_with_its_contacts(
+    fake: tuple[FakePennylane, str],
+) -> None:
+    server, url = fake
+    ledger = small_ledger(server, TODAY)
+    source = source_for(url)
+    settled = source.pull(source.pull(None).cursor)
+    server.update_customer(ledger.durand, emails=["new@dupont.example"])
+    server.add_contact(ledger.durand, "assistant@dupont.example")
+
+    changes = source.pull(settled.cursor)
+
+    assert [c.emails for c in changes.customers] == [
+        ("new@dupont.example", "assistant@dupont.example")
+    ]
