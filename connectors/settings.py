@@ -336,14 +336,13 @@ class CompanySettings(_Model):
 
     def source_options(self) -> dict[str, Any]:
         """The source's keys for ``connectors.sources.build_source(kind, options, company=id)``:
-        paths resolved, unset keys and secrets left out."""
+        paths resolved, unset keys and secrets left out (but the Pennylane token, as a
+        ``SecretStr``)."""
         options = self.source.model_dump(exclude={"kind"}, exclude_none=True)
-        # Secrets are left out of every dump; the source gets its own as a SecretStr,
-        # which prints as '**********' wherever it ends up.
-        for key in SECRET_KEYS:
-            secret = getattr(self.source, key, None)
-            if secret is not None:
-                options[key] = secret
+        # Secrets are left out of every dump; the Pennylane source gets its token as
+        # a SecretStr, which prints as '**********' wherever it ends up.
+        if isinstance(self.source, PennylaneSource) and self.source.token is not None:
+            options["token"] = self.source.token
         return options
 
 
