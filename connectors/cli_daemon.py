@@ -16,7 +16,7 @@ import click
 
 from connectors.cli import FILE, DateParam, dump_json
 from connectors.runner import Runner, iter_companies
-from connectors.settings import Settings, load_settings
+from connectors.settings import CompanySettings, Settings, load_settings
 from connectors.sources import SourceError
 from connectors.store.store import Store, StoreError
 from core.engine import Planner
@@ -144,11 +144,13 @@ def status_command(config_path: Path, as_json: bool) -> None:
     try:
         for entry in settings.companies:
             runs = store.last_runs(entry.id, 5)
+            cursor = store.get_cursor(entry.id, entry.source.kind)
             out.append(
                 {
                     "company": entry.id,
                     "source": entry.source.kind,
-                    "cursor": store.get_cursor(entry.id, entry.source.kind),
+                    "cursor": cursor,
+                    "notes": _source_notes(entry, cursor),
                     "outbox": store.outbox_counts(entry.id),
                     "runs": [
                         {
@@ -171,11 +173,22 @@ def status_command(config_path: Path, as_json: bool) -> None:
             f"{entry_status['company']} ({entry_status['source']}): outbox "
             + (", ".join(f"{k} {v}" for k, v in sorted(entry_status["outbox"].items())) or "empty")
         )
+        for note in entry_status["notes"]:
+            click.echo(f"  {note}")
         for run in entry_status["runs"]:
             click.echo(
                 f"  {run['started']} {run['status']}"
                 + (f": {run['error']}" if run["error"] else "")
             )
+
+
+def _source_notes(entry: CompanySettings, cursor: str | None) -> list[str]:
+    """What the company's source has to say (full resyncs, warnings); most say nothing."""
+    if entry.source.kind == "pennylane":
+        from connectors.pennylane.commands import status_notes
+
+        return status_notes(entry, cursor)
+    return []
 
 
 @click.command("history")

@@ -57,11 +57,13 @@ Source kinds and their keys:
 - ``jsonfile``: ``path`` (a ``relance.ledger/1`` file);
 - ``fec``: ``path``, ``default_payment_days`` (30), ``encoding``,
   ``sales_journals``, ``accounts`` or ``account_prefix`` (``411``);
-- ``pennylane``: ``token_env`` or ``token_file``, ``base_url``;
+- ``pennylane``: ``token_env`` or ``token_file``, ``base_url``, ``category_group``
+  ("Relance"), ``levels`` (4), ``contacts`` (true), ``native_reminders_off``
+  (false), ``timeout`` (30 s);
 - ``sage100``: ``url`` (a SQLAlchemy URL without password), ``password_env`` or
   ``password_file``.
 
-The demo, jsonfile and fec keys are those ``connectors.sources.build_source``
+The demo, jsonfile, fec and pennylane keys are those ``connectors.sources.build_source``
 reads: ``company.source_options()`` hands them over, paths resolved.
 
 Rules settled here (see the docstrings for each):
@@ -210,12 +212,27 @@ class FecSource(_Model):
 
 
 class PennylaneSource(_Model):
-    """Pennylane's API v2; the token comes from ``token_env`` or ``token_file``."""
+    """Pennylane's API v2; the token comes from ``token_env`` or ``token_file``.
+
+    ``category_group``: the analytic category group (made by the user in
+    Pennylane) that receives "Litige", "Relance 1".."Relance <levels>", "Mise en
+    demeure" and "Contentieux"; ``contacts``: read each customer's contacts as
+    extra recipients (one request per customer); ``native_reminders_off``: the
+    user confirms Pennylane's own reminder sequences are off for these
+    customers (silences the double-reminder warning).  See docs/pennylane.md.
+    """
 
     kind: Literal["pennylane"]
-    base_url: str = "https://app.pennylane.com/api/external/v2"
+    base_url: str = Field(
+        default="https://app.pennylane.com/api/external/v2", pattern=r"^https?://[^\s/]+"
+    )
     token_env: EnvName | None = None
     token_file: ConfigPath | None = None
+    category_group: str = Field(default="Relance", min_length=1)
+    levels: int = Field(default=4, ge=1, le=20)
+    contacts: bool = True
+    native_reminders_off: bool = False
+    timeout: float = Field(default=30.0, gt=0, le=600)
     # Read at load from token_env / token_file; never from the config itself.
     token: SecretStr | None = Field(default=None, exclude=True)
 
@@ -319,8 +336,14 @@ class CompanySettings(_Model):
 
     def source_options(self) -> dict[str, Any]:
         """The source's keys for ``connectors.sources.build_source(kind, options, company=id)``:
-        paths resolved, unset keys and secrets left out."""
-        return self.source.model_dump(exclude={"kind"}, exclude_none=True)
+        paths resolved, unset keys and secrets left out (but the Pennylane token, as a
+        ``SecretStr``)."""
+        options = self.source.model_dump(exclude={"kind"}, exclude_none=True)
+        # Secrets are left out of every dump; the Pennylane source gets its token as
+        # a SecretStr, which prints as '**********' wherever it ends up.
+        if isinstance(self.source, PennylaneSource) and self.source.token is not None:
+            options["token"] = self.source.token
+        return options
 
 
 class Settings(_Model):
@@ -807,6 +830,14 @@ def _check(settings: Settings, environ: Mapping[str, str], problem: _ProblemFact
                     "Pennylane needs an API token: name the environment variable that holds it "
                     "with token_env, or a file only its owner can read (mode 0600) with "
                     "token_file",
+                )
+            scheme, _, rest = source.base_url.partition("://")
+            host = rest.split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
+            if scheme != "https" and host not in LOOPBACK:
+                problem(
+                    (*where, "source", "base_url"),
+                    f"the token would cross the network in clear to {host}: use https:// "
+                    f"(plain http only to localhost)",
                 )
             if token is not None:
                 company = company.model_copy(

@@ -41,12 +41,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, Protocol, runtime_checkable
 
+from pydantic import SecretStr
+
 from core.model import Customer, Invoice, Reminder
 
 if TYPE_CHECKING:
     from connectors.demo.source import DemoSource
     from connectors.fec.source import FecSource
     from connectors.jsonfile.source import JsonFileSource
+    from connectors.pennylane.source import PennylaneSource
 
 __all__ = [
     "FLAG_KINDS",
@@ -365,10 +368,57 @@ def _demo(settings: Mapping[str, Any], company: str) -> DemoSource:
     return DemoSource(seed, customers, invoices, start, clock=clock)
 
 
+def _pennylane(settings: Mapping[str, Any], company: str) -> PennylaneSource:
+    from connectors.pennylane.client import DEFAULT_BASE_URL, PennylaneClient
+    from connectors.pennylane.source import PennylaneSource
+
+    read = _Settings(
+        "pennylane",
+        settings,
+        company,
+        {
+            "base_url",
+            "token",
+            "token_env",
+            "token_file",
+            "category_group",
+            "levels",
+            "contacts",
+            "native_reminders_off",
+            "timeout",
+        },
+    )
+    token = settings.get("token")
+    # The daemon config hands the token over as a SecretStr (connectors.settings).
+    secret = token.get_secret_value() if isinstance(token, SecretStr) else token
+    if not isinstance(secret, str) or not secret:
+        read.fail(
+            "token_env",
+            "Pennylane needs an API token: name the environment variable that holds it with "
+            "token_env, or a file only its owner can read (mode 0600) with token_file",
+        )
+    timeout = settings.get("timeout", 30.0)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        read.fail("timeout", f"expected a number of seconds, got {timeout!r}")
+    contacts = settings.get("contacts", True)
+    if not isinstance(contacts, bool):
+        read.fail("contacts", f"expected true or false, got {contacts!r}")
+    client = PennylaneClient(
+        secret, read.text("base_url") or DEFAULT_BASE_URL, timeout=float(timeout)
+    )
+    return PennylaneSource(
+        client,
+        category_group=read.text("category_group") or "Relance",
+        levels=read.integer("levels", 4, low=1, high=20),
+        contacts=contacts,
+    )
+
+
 _BUILDERS: dict[str, Callable[[Mapping[str, Any], str], Source]] = {
     "jsonfile": _jsonfile,
     "demo": _demo,
     "fec": _fec,
+    "pennylane": _pennylane,
 }
 SOURCE_KINDS: tuple[str, ...] = tuple(_BUILDERS)
 
@@ -383,6 +433,10 @@ def build_source(kind: str, settings: Mapping[str, Any], *, company: str) -> Sou
       else Windows-1252); ``sales_journals`` (found from sales accounts 70x);
       ``accounts`` (customer account prefixes, ``["411"]``) or ``account_prefix``
       (one prefix).
+    * ``pennylane``: ``token`` (the API token, a ``SecretStr`` or text; the
+      daemon config reads it from ``token_env``/``token_file``), ``base_url``,
+      ``category_group`` ("Relance"), ``levels`` (4), ``contacts`` (true),
+      ``timeout`` (30 s); see docs/pennylane.md.
     * ``demo``: ``seed`` (from the company name), ``customers`` (300),
       ``invoices`` (5000), ``start`` (the simulation's first day; the day the
       daemon starts), ``today`` (pins the simulated day; the clock otherwise).

@@ -56,7 +56,7 @@ def test_source_error_kinds() -> None:
 
 
 def test_kinds() -> None:
-    assert set(SOURCE_KINDS) == {"jsonfile", "demo", "fec"}
+    assert set(SOURCE_KINDS) == {"jsonfile", "demo", "fec", "pennylane"}
 
 
 def test_build_jsonfile(tmp_path: Path) -> None:
