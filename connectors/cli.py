@@ -102,6 +102,7 @@ class LazyGroup(click.Group):
         "status": "connectors.cli_daemon:status_command",
         "history": "connectors.cli_daemon:history_command",
         "report": "connectors.cli_daemon:report_command",
+        "odoo-export": "connectors.odoo_export:odoo_export_command",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -1,0 +1,562 @@
+"""The single service that turns Odoo records into a core Ledger and core's actions back
+into records (STYLE.md, "Relance's shape").  Every rule lives in core; this model only
+reads (set-based SQL), calls core and executes."""
+
+import logging
+from datetime import timedelta
+
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError, UserError
+from odoo.tools import SQL
+
+from core.engine import Planner
+from core.errors import InputError
+from core.metrics import compute_kpis, customer_metrics
+from core.serialize import jsonable
+from core.texts import Sender, TemplateError, render_action
+
+from .. import mapping
+
+_logger = logging.getLogger(__name__)
+
+HISTORY_DAYS = 365
+DOCUMENT_CHANNELS = ("letter", "formal_notice")
+REPORTS = {
+    "letter": "odoo_addon_relance.action_report_relance_letter",
+    "formal_notice": "odoo_addon_relance.action_report_relance_formal_notice",
+}
+
+
+class RelanceService(models.AbstractModel):
+    _name = "relance.service"
+    _description = "Relance: ledger builder and executor"
+
+    # ------------------------------------------------------------------ access
+
+    def _check_run_rights(self, company):
+        if self.env.su:
+            return
+        if not self.env.user.has_group("odoo_addon_relance.group_relance_user"):
+            raise AccessError(_("Only Relances users can plan or run reminders."))
+        if company not in self.env.user.company_ids:
+            raise AccessError(_("You have no access to company %(company)s.", company=company.name))
+
+    # ------------------------------------------------------------------ reading
+
+    def _invoice_rows(self, company, today, partner_ids=None):
+        """Posted receivable entries that are open, or fully paid in the last year."""
+        year_ago = today - timedelta(days=HISTORY_DAYS)
+        partner_filter = (
+            SQL("AND m.commercial_partner_id = ANY(%s)", list(partner_ids))
+            if partner_ids is not None
+            else SQL()
+        )
+        self.env["account.move.line"].flush_model()
+        self.env["account.move"].flush_model()
+        self.env["account.partial.reconcile"].flush_model()
+        self.env["res.partner"].flush_model(["relance_promise_date"])
+        query = SQL(
+            """
+            WITH rec AS (
+                SELECT l.id, l.move_id, l.amount_currency, l.amount_residual_currency,
+                       l.date_maturity, l.reconciled
+                  FROM account_move_line l
+                  JOIN account_move m ON m.id = l.move_id
+                 WHERE l.company_id = %(company)s
+                   AND l.parent_state = 'posted'
+                   AND l.account_type = 'asset_receivable'
+                   AND m.commercial_partner_id IS NOT NULL
+                   %(partner_filter)s
+            ),
+            paid AS (
+                SELECT rec.move_id, MAX(apr.max_date) AS paid_date
+                  FROM rec
+                  JOIN account_partial_reconcile apr
+                    ON apr.debit_move_id = rec.id OR apr.credit_move_id = rec.id
+                 GROUP BY rec.move_id
+            ),
+            moves AS (
+                SELECT rec.move_id,
+                       SUM(rec.amount_currency) AS balance,
+                       SUM(rec.amount_residual_currency) AS residual,
+                       COALESCE(MIN(rec.date_maturity) FILTER (WHERE NOT rec.reconciled),
+                                MAX(rec.date_maturity)) AS due_date,
+                       BOOL_AND(rec.reconciled) AS closed
+                  FROM rec
+                 GROUP BY rec.move_id
+            )
+            SELECT mv.move_id, m.commercial_partner_id AS partner_id, m.name, m.date,
+                   m.invoice_date, mv.due_date, mv.balance, mv.residual,
+                   cur.name AS currency, paid.paid_date,
+                   GREATEST(m.relance_promise_date, p.relance_promise_date) AS promise_date,
+                   m.relance_escalated AS escalated, m.relance_factored AS factored
+              FROM moves mv
+              JOIN account_move m ON m.id = mv.move_id
+              JOIN res_partner p ON p.id = m.commercial_partner_id
+              JOIN res_currency cur ON cur.id = m.currency_id
+              LEFT JOIN paid ON paid.move_id = mv.move_id
+             WHERE NOT mv.closed OR paid.paid_date > %(year_ago)s
+             ORDER BY m.commercial_partner_id, mv.move_id
+            """,
+            company=company.id,
+            partner_filter=partner_filter,
+            year_ago=year_ago,
+        )
+        self.env.cr.execute(query)
+        return self.env.cr.dictfetchall()
+
+    def _customer_rows(self, company, partner_ids):
+        partners = (
+            self.env["res.partner"]
+            .sudo()
+            .with_company(company)
+            .with_context(lang="en_US", active_test=False)
+            .browse(partner_ids)
+        )
+        plan_codes = {p.id: p.code for p in self._plans(company)}
+        rows = []
+        for partner in partners:
+            rows.append(
+                {
+                    "id": partner.id,
+                    "name": partner.name,
+                    "is_company": partner.is_company,
+                    "email": partner.email,
+                    "collection_email": partner.relance_contact_id.email,
+                    "phone": partner.phone,
+                    "mobile": partner.mobile,
+                    "lang": partner.lang,
+                    "tags": partner.category_id.mapped("name"),
+                    "excluded": partner.relance_excluded,
+                    "plan_code": plan_codes.get(partner.relance_plan_id.id),
+                    "credit_limit": partner.credit_limit,
+                    "create_date": partner.create_date,
+                }
+            )
+        return rows
+
+    def _dispute_rows(self, move_ids):
+        disputes = (
+            self.env["relance.dispute"]
+            .sudo()
+            .with_context(lang="en_US")
+            .search_read(
+                [("move_id", "in", move_ids)],
+                ["move_id", "reason_id", "note", "opened", "closed"],
+            )
+        )
+        return [
+            {
+                "id": d["id"],
+                "move_id": d["move_id"][0],
+                "reason": d["reason_id"][1] if d["reason_id"] else "",
+                "note": d["note"],
+                "opened": d["opened"],
+                "closed": d["closed"] or None,
+            }
+            for d in disputes
+        ]
+
+    def _journal_rows(self, company, partner_ids=None):
+        self.env["relance.action"].flush_model()
+        self.env["relance.action.line"].flush_model()
+        partner_filter = (
+            SQL("AND a.partner_id = ANY(%s)", list(partner_ids))
+            if partner_ids is not None
+            else SQL()
+        )
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT a.key, a.partner_id, a.date, a.plan, a.channel, l.move_id, l.step
+                  FROM relance_action a
+                  LEFT JOIN relance_action_line l ON l.action_id = a.id
+                 WHERE a.company_id = %s %s
+                 ORDER BY a.id, l.move_id
+                """,
+                company.id,
+                partner_filter,
+            )
+        )
+        return self.env.cr.dictfetchall()
+
+    def _build_ledger(self, company, today, partner_ids=None):
+        invoices = self._invoice_rows(company, today, partner_ids)
+        partners = list(dict.fromkeys(row["partner_id"] for row in invoices))
+        return mapping.build_ledger(
+            currency=company.currency_id.name,
+            customers=self._customer_rows(company, partners),
+            invoices=invoices,
+            disputes=self._dispute_rows([row["move_id"] for row in invoices]),
+            journal=self._journal_rows(company, partner_ids),
+        )
+
+    # ------------------------------------------------------------------ configuration
+
+    def _plans(self, company):
+        return (
+            self.env["relance.plan"]
+            .sudo()
+            .search([("company_id", "in", (False, company.id))], order="sequence, id")
+        )
+
+    def _segments(self, company):
+        return (
+            self.env["relance.segment"]
+            .sudo()
+            .search([("company_id", "in", (False, company.id))], order="sequence, id")
+        )
+
+    def _build_config(self, company):
+        plans = self._plans(company)
+        # A company's own plan wins over a shared plan with the same code.
+        by_code = {}
+        for plan in plans.sorted(lambda p: bool(p.company_id)):
+            by_code[plan.code] = plan
+        rules = [(s.name, s.condition, s.plan_id.code) for s in self._segments(company)]
+        default = company.relance_default_plan_id
+        if default:
+            rules.append(("default", "true", default.code))
+        partner = company.partner_id
+        settings = mapping.SettingsRow(
+            ecb_rate=company.relance_ecb_rate
+            if company.relance_interest_mode == "ecb_manual"
+            else None,
+            late_interest_rate=company.relance_late_interest_rate
+            if company.relance_interest_mode == "contract"
+            else None,
+            language=partner.lang or self.env.lang,
+            payment_deadline_days=company.relance_notice_deadline_days,
+            sender={
+                "name": company.name or "",
+                "email": company.relance_email_from or company.email or "",
+                "phone": company.phone or "",
+                "address": ", ".join(
+                    part
+                    for part in (
+                        partner.street,
+                        " ".join(x for x in (partner.zip, partner.city) if x),
+                    )
+                    if part
+                ),
+                "iban": partner.bank_ids[:1].acc_number or "",
+            },
+        )
+        try:
+            return mapping.build_config(
+                [p._core_row() for p in by_code.values()], rules, settings
+            ), by_code
+        except InputError as error:
+            raise UserError(_("Relances configuration problem: %s", error)) from error
+
+    # ------------------------------------------------------------------ planning
+
+    def _today(self, company, today=None):
+        if today:
+            return fields.Date.to_date(today)
+        tz = company.partner_id.tz or self.env.user.tz or "Europe/Paris"
+        return fields.Date.context_today(self.with_context(tz=tz))
+
+    def _plan(self, company, today, partner_ids=None):
+        """(ledger, config, plans by code, planner, actions) for one company and day."""
+        ledger = self._build_ledger(company, today, partner_ids)
+        config, plans = self._build_config(company)
+        planner = Planner(ledger, config, today)
+        return ledger, config, plans, planner, planner.run()
+
+    def _kpis(self, company, today):
+        ledger = self._build_ledger(company, today)
+        config, _plans = self._build_config(company)
+        planner = Planner(ledger, config, today)
+        return ledger, compute_kpis(ledger, today, planner.journal_segments())
+
+    def _customer_state(self, company, partners, today):
+        """Per partner id: (segment, explanation, metrics), computed by core."""
+        ledger = self._build_ledger(company, today, partners.ids)
+        config, _plans = self._build_config(company)
+        planner = Planner(ledger, config, today)
+        result = {}
+        for customer in ledger.customers:
+            assignment = planner.segment(customer)
+            metrics = customer_metrics(customer, planner.index.history(customer.id), today)
+            result[int(customer.id)] = (assignment, metrics)
+        return ledger, planner, result
+
+    # ------------------------------------------------------------------ running
+
+    def _run(self, company, today=None, dry_run=False):
+        self._check_run_rights(company)
+        today = self._today(company, today)
+        self = self.sudo()
+        ledger, config, plans, _planner, actions = self._plan(company, today)
+        counts = {}
+        for action in actions:
+            counts[action.channel] = counts.get(action.channel, 0) + 1
+        result = {
+            "company_id": company.id,
+            "today": today.isoformat(),
+            "dry_run": bool(dry_run),
+            "actions": len(actions),
+            "by_channel": counts,
+            "keys": [action.key for action in actions],
+        }
+        if dry_run or not actions:
+            return result
+        records = self._journal(company, today, ledger, config, plans, actions)
+        result["skipped"] = self._execute(company, records, actions)
+        company.sudo().relance_last_run = today
+        self._refresh_kpis(company, today)
+        return result
+
+    def _texts(self, config, customer, action, today, history):
+        sender = Sender(**{**config.sender, "language": config.company_language})
+        try:
+            return render_action(action, customer, sender, today, history=history)
+        except TemplateError as error:
+            raise UserError(_("Relances text problem: %s", error)) from error
+
+    def _journal(self, company, today, ledger, config, plans, actions):
+        """Write every action to the journal in one batch, before anything goes out."""
+        customers = {c.id: c for c in ledger.customers}
+        history = {}
+        for reminder in ledger.reminders:
+            history.setdefault(reminder.customer_id, []).append(reminder)
+        currencies = {
+            c.name: c.id
+            for c in self.env["res.currency"]
+            .with_context(active_test=False)
+            .search([("name", "in", list({a.currency for a in actions}))])
+        }
+        vals_list = []
+        for action in actions:
+            customer = customers[action.customer_id]
+            text = self._texts(config, customer, action, today, history.get(customer.id, ()))
+            vals_list.append(
+                {
+                    "company_id": company.id,
+                    "partner_id": int(action.customer_id),
+                    "date": today,
+                    "key": action.key,
+                    "plan": action.plan,
+                    "plan_id": plans[action.plan].id,
+                    "segment": action.segment,
+                    "step": action.step,
+                    "channel": action.channel,
+                    "template": action.template,
+                    "state": "queued" if action.channel in DOCUMENT_CHANNELS else "done",
+                    "currency_id": currencies.get(action.currency),
+                    "overdue_amount": float(action.overdue_amount),
+                    "net_due": float(action.net_due),
+                    "total_interest": float(action.total_interest),
+                    "total_indemnity": float(action.total_indemnity),
+                    "interest_rate": float(action.interest_rate * 100)
+                    if action.interest_rate is not None
+                    else 0.0,
+                    "payment_deadline": today + timedelta(days=action.payment_deadline_days)
+                    if action.payment_deadline_days
+                    else False,
+                    "priority": float(action.priority),
+                    "subject": text.subject,
+                    "body": text.body,
+                    "language": text.language,
+                    "explanation": jsonable(action.explanation),
+                    "line_ids": [
+                        (
+                            0,
+                            0,
+                            {
+                                "move_id": int(inv.id),
+                                "step": inv.step,
+                                "days_overdue": inv.days_overdue,
+                                "open_amount": float(inv.open_amount),
+                                "interest": float(inv.interest or 0),
+                                "indemnity": float(inv.indemnity or 0),
+                            },
+                        )
+                        for inv in action.invoices
+                    ],
+                }
+            )
+        return self.env["relance.action"].create(vals_list)
+
+    def _execute(self, company, records, actions):
+        """Each channel, for all its actions at once.  Returns the number skipped."""
+        by_channel = {}
+        for record in records:
+            by_channel.setdefault(record.channel, self.env["relance.action"])
+            by_channel[record.channel] |= record
+        for channel, group in by_channel.items():
+            getattr(self, f"_execute_{channel}")(company, group)
+        return len(records.filtered(lambda r: r.state == "skipped"))
+
+    def _skip(self, records, reason):
+        if records:
+            _logger.info(
+                "Relances: %d %s reminder(s) skipped: %s",
+                len(records),
+                records[0].channel,
+                reason,
+            )
+            records.write({"state": "skipped", "skip_reason": reason})
+
+    def _recipients(self, records):
+        """Per action, the partner that receives it: the collection contact if any."""
+        return {r.id: r.partner_id.relance_contact_id or r.partner_id for r in records}
+
+    def _execute_email(self, company, records):
+        recipients = self._recipients(records)
+        no_address = records.filtered(lambda r: not recipients[r.id].email)
+        self._skip(no_address, _("no email address"))
+        records -= no_address
+        default = self.env.ref("odoo_addon_relance.mail_template_relance_reminder")
+        steps = self._steps_of(records)
+        by_template = {}
+        for record in records:
+            template = steps.get(record.id).mail_template_id if steps.get(record.id) else None
+            template = template or default
+            by_template.setdefault(template, self.env["relance.action"])
+            by_template[template] |= record
+        mail_vals = []
+        order = []
+        for template, group in by_template.items():
+            values = template._generate_template(
+                group.ids, ["subject", "body_html", "email_from", "reply_to"]
+            )
+            for record in group:
+                rendered = values[record.id]
+                recipient = recipients[record.id]
+                mail_vals.append(
+                    {
+                        "subject": rendered.get("subject") or record.subject,
+                        "body_html": rendered.get("body_html"),
+                        "body": rendered.get("body_html"),
+                        "email_from": rendered.get("email_from")
+                        or company.relance_email_from
+                        or company.email_formatted,
+                        "reply_to": rendered.get("reply_to") or False,
+                        "recipient_ids": [(4, recipient.id)],
+                        "model": "res.partner",
+                        "res_id": record.partner_id.id,
+                        "message_type": "email_outgoing",
+                        "auto_delete": False,
+                        "relance_action_id": record.id,
+                    }
+                )
+                order.append(record)
+        mails = self.env["mail.mail"].create(mail_vals)
+        for record, mail in zip(order, mails, strict=True):
+            record.write({"mail_id": mail.id, "message_id": mail.mail_message_id.id})
+
+    def _steps_of(self, records):
+        steps = {}
+        for record in records:
+            plan_steps = record.plan_id.step_ids.sorted(lambda s: (s.sequence, s.id))
+            if 0 < record.step <= len(plan_steps):
+                steps[record.id] = plan_steps[record.step - 1]
+        return steps
+
+    def _execute_sms(self, company, records):
+        if "sms.sms" not in self.env:
+            self._skip(records, _("the SMS module (sms) is not installed"))
+            return
+        recipients = self._recipients(records)
+        no_number = records.filtered(
+            lambda r: not (recipients[r.id].mobile or recipients[r.id].phone)
+        )
+        self._skip(no_number, _("no phone number"))
+        records -= no_number
+        self.env["sms.sms"].create(
+            [
+                {
+                    "number": recipients[r.id].mobile or recipients[r.id].phone,
+                    "partner_id": recipients[r.id].id,
+                    "body": r.body,
+                    "state": "outgoing",
+                }
+                for r in records
+            ]
+        )
+
+    def _responsible(self, record, company):
+        partner = record.partner_id
+        return partner.relance_collector_id or partner.user_id or self.env.user
+
+    def _schedule(self, records, company, activity_xmlid, summary):
+        activity_type = self.env.ref(activity_xmlid)
+        model_id = self.env["ir.model"]._get_id("res.partner")
+        vals = []
+        for record in records:
+            user = self._responsible(record, company)
+            record.activity_user_id = user
+            vals.append(
+                {
+                    "res_model_id": model_id,
+                    "res_id": record.partner_id.id,
+                    "activity_type_id": activity_type.id,
+                    "summary": summary(record),
+                    "note": record.body and record.body.replace("\n", "<br/>"),
+                    "user_id": user.id,
+                    "date_deadline": record.date,
+                }
+            )
+        self.env["mail.activity"].with_context(mail_activity_quick_update=True).create(vals)
+
+    def _execute_phone(self, company, records):
+        self._schedule(
+            records,
+            company,
+            "mail.mail_activity_data_call",
+            lambda r: _("Reminder call: %(amount)s overdue", amount=r.overdue_amount),
+        )
+
+    def _execute_escalation(self, company, records):
+        records.mapped("line_ids.move_id").write({"relance_escalated": True})
+        self._schedule(
+            records,
+            company,
+            "mail.mail_activity_data_todo",
+            lambda r: _(
+                "Escalation: hand %(customer)s over to collection", customer=r.partner_id.name
+            ),
+        )
+
+    def _execute_letter(self, company, records):
+        """Letters and formal notices are rendered as PDF by a job right after the run."""
+        self.env.ref("odoo_addon_relance.ir_cron_relance_documents")._trigger()
+
+    _execute_formal_notice = _execute_letter
+
+    def _render_documents(self, records):
+        for record in records:
+            report = self.env.ref(REPORTS[record.channel])
+            content, _kind = self.env["ir.actions.report"]._render_qweb_pdf(report, [record.id])
+            attachment = self.env["ir.attachment"].create(
+                {
+                    "name": f"{record.partner_id.name} - {record.subject or record.template}.pdf",
+                    "raw": content,
+                    "res_model": "res.partner",
+                    "res_id": record.partner_id.id,
+                    "mimetype": "application/pdf",
+                }
+            )
+            message = record.partner_id.message_post(
+                body=record.subject or record.template,
+                attachment_ids=[attachment.id],
+                subtype_xmlid="mail.mt_note",
+            )
+            record.write(
+                {"state": "done", "attachment_id": attachment.id, "message_id": message.id}
+            )
+
+    # ------------------------------------------------------------------ KPIs
+
+    def _refresh_kpis(self, company, today):
+        self.env["relance.kpi"].sudo()._refresh(company, today)
+
+    # ------------------------------------------------------------------ export
+
+    @api.model
+    def _export(self, company, today):
+        self._check_run_rights(company)
+        ledger = self.sudo()._build_ledger(company, today)
+        return mapping.ledger_document(ledger)
