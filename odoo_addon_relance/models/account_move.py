@@ -21,7 +21,7 @@ class AccountMove(models.Model):
         string="In dispute", compute="_compute_relance_dispute", store=True, index=True
     )
     relance_dispute_reason_id = fields.Many2one(
-        "relance.dispute.reason", string="Dispute reason", compute="_compute_relance_dispute"
+        "relance.dispute.reason", string="Dispute reason", compute="_compute_relance_dispute_reason"
     )
     relance_promise_date = fields.Date(
         string="Promise to pay",
@@ -45,8 +45,12 @@ class AccountMove(models.Model):
     @api.depends("relance_dispute_ids.closed")
     def _compute_relance_dispute(self):
         for move in self:
+            move.relance_dispute_open = any(not d.closed for d in move.relance_dispute_ids)
+
+    @api.depends("relance_dispute_ids.closed", "relance_dispute_ids.reason_id")
+    def _compute_relance_dispute_reason(self):
+        for move in self:
             open_disputes = move.relance_dispute_ids.filtered(lambda d: not d.closed)
-            move.relance_dispute_open = bool(open_disputes)
             move.relance_dispute_reason_id = open_disputes[:1].reason_id
 
     @api.depends_context("company")

@@ -27,8 +27,10 @@ class RelanceAction(models.Model):
     )
     date = fields.Date(required=True, index=True)
     key = fields.Char(required=True, readonly=True)
-    plan = fields.Char(required=True, help="The plan's code when the reminder went out.")
-    plan_id = fields.Many2one("relance.plan", ondelete="set null")
+    plan = fields.Char(
+        string="Plan code", required=True, help="The plan's code when the reminder went out."
+    )
+    plan_id = fields.Many2one("relance.plan", string="Reminder plan", ondelete="set null")
     segment = fields.Char()
     step = fields.Integer()
     channel = fields.Selection(CHANNEL_SELECTION, required=True)

@@ -1,4 +1,4 @@
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 
 
 class RelanceDisputeReason(models.Model):
@@ -54,7 +54,7 @@ class RelanceDispute(models.Model):
 
     def _describe(self):
         self.ensure_one()
-        reason = self.reason_id.name or _("no reason given")
+        reason = self.reason_id.name or self.env._("no reason given")
         return f"{reason}: {self.note}" if self.note else reason
 
     def _post_on_invoice_and_customer(self, body):
@@ -70,7 +70,7 @@ class RelanceDispute(models.Model):
     def create(self, vals_list):
         disputes = super().create(vals_list)
         disputes._post_on_invoice_and_customer(
-            lambda d: _(
+            lambda d: self.env._(
                 "Dispute opened (%(reason)s): reminders on this invoice are suspended.",
                 reason=d._describe(),
             )
@@ -81,7 +81,7 @@ class RelanceDispute(models.Model):
         opened = self.filtered(lambda d: not d.closed)
         opened.write({"closed": day or fields.Date.context_today(self)})
         opened._post_on_invoice_and_customer(
-            lambda d: _(
+            lambda d: self.env._(
                 "Dispute closed (%(reason)s): reminders on this invoice resume.",
                 reason=d._describe(),
             )

@@ -1,4 +1,4 @@
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 from core.model import CHANNELS
@@ -78,7 +78,7 @@ class RelancePlan(models.Model):
         for plan in self:
             problems = mapping.plan_problems(plan._core_row())
             if problems:
-                raise ValidationError(_("This plan is not valid: %s", problems[0]))
+                raise ValidationError(self.env._("This plan is not valid: %s", problems[0]))
 
 
 class RelancePlanStep(models.Model):

@@ -1,4 +1,4 @@
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 from .. import mapping
@@ -34,4 +34,4 @@ class RelanceSegment(models.Model):
         for rule in self:
             problem = mapping.segment_problem(rule.name, rule.condition or "")
             if problem:
-                raise ValidationError(_("This segment rule is not valid: %s", problem))
+                raise ValidationError(self.env._("This segment rule is not valid: %s", problem))

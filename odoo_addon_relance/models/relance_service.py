@@ -5,7 +5,7 @@ reads (set-based SQL), calls core and executes."""
 import logging
 from datetime import timedelta
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
@@ -37,9 +37,11 @@ class RelanceService(models.AbstractModel):
         if self.env.su:
             return
         if not self.env.user.has_group("odoo_addon_relance.group_relance_user"):
-            raise AccessError(_("Only Relances users can plan or run reminders."))
+            raise AccessError(self.env._("Only Relances users can plan or run reminders."))
         if company not in self.env.user.company_ids:
-            raise AccessError(_("You have no access to company %(company)s.", company=company.name))
+            raise AccessError(
+                self.env._("You have no access to company %(company)s.", company=company.name)
+            )
 
     # ------------------------------------------------------------------ reading
 
@@ -62,9 +64,10 @@ class RelanceService(models.AbstractModel):
                        l.date_maturity, l.reconciled
                   FROM account_move_line l
                   JOIN account_move m ON m.id = l.move_id
+                  JOIN account_account acc ON acc.id = l.account_id
                  WHERE l.company_id = %(company)s
                    AND l.parent_state = 'posted'
-                   AND l.account_type = 'asset_receivable'
+                   AND acc.account_type = 'asset_receivable'
                    AND m.commercial_partner_id IS NOT NULL
                    %(partner_filter)s
             ),
@@ -247,7 +250,7 @@ class RelanceService(models.AbstractModel):
                 [p._core_row() for p in by_code.values()], rules, settings
             ), by_code
         except InputError as error:
-            raise UserError(_("Relances configuration problem: %s", error)) from error
+            raise UserError(self.env._("Relances configuration problem: %s", error)) from error
 
     # ------------------------------------------------------------------ planning
 
@@ -313,7 +316,7 @@ class RelanceService(models.AbstractModel):
         try:
             return render_action(action, customer, sender, today, history=history)
         except TemplateError as error:
-            raise UserError(_("Relances text problem: %s", error)) from error
+            raise UserError(self.env._("Relances text problem: %s", error)) from error
 
     def _journal(self, company, today, ledger, config, plans, actions):
         """Write every action to the journal in one batch, before anything goes out."""
@@ -406,7 +409,7 @@ class RelanceService(models.AbstractModel):
     def _execute_email(self, company, records):
         recipients = self._recipients(records)
         no_address = records.filtered(lambda r: not recipients[r.id].email)
-        self._skip(no_address, _("no email address"))
+        self._skip(no_address, self.env._("no email address"))
         records -= no_address
         default = self.env.ref("odoo_addon_relance.mail_template_relance_reminder")
         steps = self._steps_of(records)
@@ -457,13 +460,13 @@ class RelanceService(models.AbstractModel):
 
     def _execute_sms(self, company, records):
         if "sms.sms" not in self.env:
-            self._skip(records, _("the SMS module (sms) is not installed"))
+            self._skip(records, self.env._("the SMS module (sms) is not installed"))
             return
         recipients = self._recipients(records)
         no_number = records.filtered(
             lambda r: not (recipients[r.id].mobile or recipients[r.id].phone)
         )
-        self._skip(no_number, _("no phone number"))
+        self._skip(no_number, self.env._("no phone number"))
         records -= no_number
         self.env["sms.sms"].create(
             [
@@ -506,7 +509,7 @@ class RelanceService(models.AbstractModel):
             records,
             company,
             "mail.mail_activity_data_call",
-            lambda r: _("Reminder call: %(amount)s overdue", amount=r.overdue_amount),
+            lambda r: self.env._("Reminder call: %(amount)s overdue", amount=r.overdue_amount),
         )
 
     def _execute_escalation(self, company, records):
@@ -515,7 +518,7 @@ class RelanceService(models.AbstractModel):
             records,
             company,
             "mail.mail_activity_data_todo",
-            lambda r: _(
+            lambda r: self.env._(
                 "Escalation: hand %(customer)s over to collection", customer=r.partner_id.name
             ),
         )

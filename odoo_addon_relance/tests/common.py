@@ -13,6 +13,8 @@ class RelanceCase(AccountTestInvoicingCommon):
     def setUpClass(cls):
         super().setUpClass()
         cls.company = cls.env.company
+        # The accountant the account test case runs as also manages the reminders.
+        cls.env.user.groups_id += cls.env.ref("odoo_addon_relance.group_relance_manager")
         cls.company.relance_default_plan_id = cls.env.ref("odoo_addon_relance.plan_standard")
         cls.collector = cls.env["res.users"].create(
             {
@@ -67,7 +69,7 @@ class RelanceCase(AccountTestInvoicingCommon):
         move.action_post()
         return move
 
-    def run(self, company=None, dry_run=False, day=TODAY):
+    def run_relance(self, company=None, dry_run=False, day=TODAY):
         return (company or self.company).relance_run(today=day, dry_run=dry_run)
 
     def journal(self, partner=None):

@@ -20,7 +20,7 @@ class TestHolds(RelanceCase):
         )
         wizard.action_apply()
         self.assertTrue(disputed.relance_dispute_open)
-        self.run()
+        self.run_relance()
         self.assertEqual(self.listed(), other)
 
     def test_dispute_opening_and_closing_are_posted_on_invoice_and_customer(self):
@@ -36,7 +36,7 @@ class TestHolds(RelanceCase):
     def test_closed_dispute_lets_reminders_resume(self):
         invoice = self.post_invoice(self.customer, 1000, days_overdue=4)
         self.env["relance.dispute"].create({"move_id": invoice.id}).action_close(TODAY)
-        self.run()
+        self.run_relance()
         self.assertEqual(self.listed(), invoice)
 
     def test_mass_dispute_action_from_the_list(self):
@@ -51,7 +51,7 @@ class TestHolds(RelanceCase):
             active_model="account.move", active_ids=moves.ids
         ).create({"mode": "close"}).action_apply()
         self.assertEqual(moves.mapped("relance_dispute_open"), [False, False])
-        self.assertEqual(self.run()["actions"], 1)
+        self.assertEqual(self.run_relance()["actions"], 1)
 
     def test_promise_on_an_invoice_holds_it_until_the_promised_date(self):
         promised = self.post_invoice(self.customer, 1000, days_overdue=4)
@@ -61,30 +61,30 @@ class TestHolds(RelanceCase):
         self.assertTrue(
             any("Promise to pay" in b for b in self.customer.message_ids.mapped("body"))
         )
-        self.run()
+        self.run_relance()
         self.assertEqual(self.listed(), other)
 
     def test_customer_promise_holds_all_its_invoices(self):
         self.post_invoice(self.customer, 1000, days_overdue=4)
         self.customer.relance_promise_date = TODAY
-        self.assertEqual(self.run()["actions"], 0)
+        self.assertEqual(self.run_relance()["actions"], 0)
 
     def test_factored_invoice_is_never_reminded(self):
         factored = self.post_invoice(self.customer, 1000, days_overdue=4)
         other = self.post_invoice(self.customer, 300, days_overdue=4)
         factored.relance_factored = True
-        self.run()
+        self.run_relance()
         self.assertEqual(self.listed(), other)
 
     def test_excluded_customer_gets_nothing(self):
         self.post_invoice(self.customer, 1000, days_overdue=4)
         self.customer.relance_excluded = True
-        self.assertEqual(self.run()["actions"], 0)
+        self.assertEqual(self.run_relance()["actions"], 0)
 
     def test_open_credit_note_reduces_what_is_asked(self):
         self.post_invoice(self.customer, 1000, days_overdue=4)
         self.post_invoice(self.customer, 250, days_overdue=0, move_type="out_refund")
-        self.run()
+        self.run_relance()
         self.assertEqual(self.journal().net_due, 750.0)
 
     def test_customer_shows_its_segment_and_why(self):

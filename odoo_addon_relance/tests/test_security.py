@@ -66,15 +66,15 @@ class TestSecurity(RelanceCase):
     def test_each_company_plans_only_its_own_invoices(self):
         mine = self.post_invoice(self.customer, 500, days_overdue=4)
         theirs = self.post_invoice(self.customer_b, 700, days_overdue=4, company=self.company_b)
-        self.run()
+        self.run_relance()
         self.assertEqual(self.env["relance.action"].search([]).line_ids.move_id, mine)
-        self.run(company=self.company_b)
+        self.run_relance(company=self.company_b)
         actions_b = self.env["relance.action"].search([("company_id", "=", self.company_b.id)])
         self.assertEqual(actions_b.line_ids.move_id, theirs)
 
     def test_user_of_company_a_never_sees_the_journal_of_company_b(self):
         self.post_invoice(self.customer_b, 700, days_overdue=4, company=self.company_b)
-        self.run(company=self.company_b)
+        self.run_relance(company=self.company_b)
         visible = self.env["relance.action"].with_user(self.user).search([])
         self.assertFalse(visible)
         self.assertTrue(self.env["relance.action"].search([("company_id", "=", self.company_b.id)]))
