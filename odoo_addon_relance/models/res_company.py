@@ -1,6 +1,10 @@
 import json
+import logging
 
 from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+_logger = logging.getLogger(__name__)
 
 
 class ResCompany(models.Model):
@@ -47,8 +51,14 @@ class ResCompany(models.Model):
 
     @api.model
     def _cron_relance_run(self):
+        """Every company's run; one company's configuration problem does not stop the
+        others (it is logged, and the run of that company is rolled back)."""
         for company in self.search([]):
-            company.relance_run()
+            try:
+                with self.env.cr.savepoint():
+                    company.relance_run()
+            except UserError as error:
+                _logger.error("Relances: run of company %s failed: %s", company.name, error)
 
     def action_relance_run_now(self):
         self.ensure_one()
