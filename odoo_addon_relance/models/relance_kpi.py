@@ -52,9 +52,9 @@ class RelanceKpi(models.Model):
     ]
 
     @api.model
-    def _refresh(self, company, today):
+    def _refresh(self, company, today, ledger=None, config=None):
         """Recompute the company's KPIs of the day with core, replacing that day's."""
-        ledger, kpis = self.env["relance.service"]._kpis(company, today)
+        ledger, kpis = self.env["relance.service"]._kpis(company, today, ledger, config)
         self.search([("company_id", "=", company.id), ("date", "=", today)]).unlink()
         aged = {}
         t = today.toordinal()
@@ -67,7 +67,7 @@ class RelanceKpi(models.Model):
         overdue = sum(
             (amount for bucket, amount in kpis.aged_balance.items() if bucket != "not_due"),
         )
-        return self.create(
+        kpi = self.create(
             {
                 "company_id": company.id,
                 "date": today,
@@ -79,10 +79,6 @@ class RelanceKpi(models.Model):
                 "cei": _figure(kpis.cei),
                 "avg_days_to_pay": _figure(kpis.avg_days_to_pay_after_first_reminder),
                 "avg_dispute_days": _figure(kpis.avg_dispute_resolution_days),
-                "aged_ids": [
-                    (0, 0, {"partner_id": partner, "bucket": bucket, "amount": float(amount)})
-                    for (partner, bucket), amount in sorted(aged.items())
-                ],
                 "effectiveness_ids": [
                     (
                         0,
@@ -102,6 +98,18 @@ class RelanceKpi(models.Model):
                 ],
             }
         )
+        # One row per customer and bucket: thousands on a large ledger, so one INSERT.
+        self.env["relance.service"]._insert_rows(
+            "relance_kpi_aged",
+            ("kpi_id", "company_id", "date", "partner_id", "bucket", "amount"),
+            [
+                (kpi.id, company.id, today, partner, bucket, float(amount))
+                for (partner, bucket), amount in sorted(aged.items())
+            ],
+        )
+        self.env["relance.kpi.aged"].invalidate_model()
+        kpi.invalidate_recordset(["aged_ids"])
+        return kpi
 
     @api.model
     def action_refresh(self):

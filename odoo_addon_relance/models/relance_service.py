@@ -11,6 +11,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
 from core.engine import Planner
+from core.engine import record as journal_entry
 from core.errors import InputError
 from core.metrics import compute_kpis, customer_metrics
 from core.serialize import jsonable
@@ -283,9 +284,11 @@ class RelanceService(models.AbstractModel):
         planner = Planner(ledger, config, today)
         return ledger, config, plans, planner, planner.run()
 
-    def _kpis(self, company, today):
-        ledger = self._build_ledger(company, today)
-        config, _plans = self._build_config(company)
+    def _kpis(self, company, today, ledger=None, config=None):
+        if ledger is None:
+            ledger = self._build_ledger(company, today)
+        if config is None:
+            config, _plans = self._build_config(company)
         planner = Planner(ledger, config, today)
         return ledger, compute_kpis(ledger, today, planner.journal_segments())
 
@@ -324,7 +327,10 @@ class RelanceService(models.AbstractModel):
         records = self._journal(company, today, ledger, config, plans, actions)
         result["skipped"] = self._execute(company, records, actions)
         company.sudo().relance_last_run = today
-        self._refresh_kpis(company, today)
+        # The KPIs of the day, on the ledger just planned plus today's journal.
+        ledger.reminders = [*ledger.reminders, *(journal_entry(a, today) for a in actions)]
+        ledger.index = None
+        self._refresh_kpis(company, today, ledger, config)
         return result
 
     def _texts(self, config, customer, action, today, history):
@@ -647,8 +653,8 @@ class RelanceService(models.AbstractModel):
 
     # ------------------------------------------------------------------ KPIs
 
-    def _refresh_kpis(self, company, today):
-        self.env["relance.kpi"].sudo()._refresh(company, today)
+    def _refresh_kpis(self, company, today, ledger=None, config=None):
+        self.env["relance.kpi"].sudo()._refresh(company, today, ledger, config)
 
     # ------------------------------------------------------------------ export
 
