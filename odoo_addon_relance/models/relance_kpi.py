@@ -17,6 +17,12 @@ BUCKET_SELECTION = [
 assert tuple(code for code, _label in BUCKET_SELECTION) == AGE_BUCKETS
 
 
+AGED_COLUMNS = (
+    ("kpi_id", "int4"), ("company_id", "int4"), ("date", "date"),
+    ("partner_id", "int4"), ("bucket", "varchar"), ("amount", "numeric"),
+)  # fmt: skip
+
+
 def _figure(value):
     return float(value) if value is not None else 0.0
 
@@ -101,7 +107,7 @@ class RelanceKpi(models.Model):
         # One row per customer and bucket: thousands on a large ledger, so one INSERT.
         self.env["relance.service"]._insert_rows(
             "relance_kpi_aged",
-            ("kpi_id", "company_id", "date", "partner_id", "bucket", "amount"),
+            AGED_COLUMNS,
             [
                 (kpi.id, company.id, today, partner, bucket, float(amount))
                 for (partner, bucket), amount in sorted(aged.items())

@@ -6,6 +6,7 @@ import json
 import logging
 from datetime import timedelta
 
+from markupsafe import escape
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
@@ -29,6 +30,11 @@ REPORTS = {
 }
 
 
+# A Python list as a typed PostgreSQL array, per column type.
+_ARRAY_OF = {
+    kind: f"%s::{kind}[]"
+    for kind in ("int4", "date", "varchar", "text", "numeric", "jsonb", "timestamp", "bool")
+}
 _NUMERIC_COLUMNS = frozenset(
     {"step", "overdue_amount", "net_due", "total_interest", "total_indemnity", "interest_rate",
      "priority"}
@@ -404,32 +410,42 @@ class RelanceService(models.AbstractModel):
             )
         return self._insert_journal(vals_list)
 
-    # Columns written by the journal's bulk insert, in this order.
+    # Columns written by the journal's bulk insert, with their database types.
     _ACTION_COLUMNS = (
-        "company_id", "partner_id", "date", "key", "plan", "plan_id", "segment", "step",
-        "channel", "template", "state", "currency_id", "overdue_amount", "net_due",
-        "total_interest", "total_indemnity", "interest_rate", "payment_deadline", "priority",
-        "subject", "body", "language", "explanation",
+        ("company_id", "int4"), ("partner_id", "int4"), ("date", "date"), ("key", "varchar"),
+        ("plan", "varchar"), ("plan_id", "int4"), ("segment", "varchar"), ("step", "int4"),
+        ("channel", "varchar"), ("template", "varchar"), ("state", "varchar"),
+        ("currency_id", "int4"), ("overdue_amount", "numeric"), ("net_due", "numeric"),
+        ("total_interest", "numeric"), ("total_indemnity", "numeric"),
+        ("interest_rate", "numeric"), ("payment_deadline", "date"), ("priority", "numeric"),
+        ("subject", "varchar"), ("body", "text"), ("language", "varchar"),
+        ("explanation", "jsonb"),
     )  # fmt: skip
     _LINE_COLUMNS = (
-        "move_id", "step", "days_overdue", "open_amount", "interest", "indemnity",
+        ("move_id", "int4"), ("step", "int4"), ("days_overdue", "int4"),
+        ("open_amount", "numeric"), ("interest", "numeric"), ("indemnity", "numeric"),
     )  # fmt: skip
 
-    def _insert_rows(self, table, columns, rows):
-        """One INSERT for many rows (the ORM's create costs a few ms per record, the
-        run journals thousands); returns the new ids in the order of ``rows``."""
-        now, uid = fields.Datetime.now(), self.env.uid
+    def _insert_rows(self, table, columns, rows, returning="id"):
+        """One INSERT for many rows, one array per column (the ORM's create costs
+        milliseconds per record, and a run journals thousands); returns the
+        ``returning`` column of the new rows."""
         if not rows:
             return []
+        now, uid = fields.Datetime.now(), self.env.uid
+        columns = (*columns, ("create_uid", "int4"), ("create_date", "timestamp"),
+                   ("write_uid", "int4"), ("write_date", "timestamp"))  # fmt: skip
+        values = list(zip(*((*row, uid, now, uid, now) for row in rows), strict=True))
         self.env.cr.execute(
             SQL(
-                "INSERT INTO %s (%s) VALUES %s RETURNING id",
+                "INSERT INTO %s (%s) SELECT * FROM unnest(%s) RETURNING %s",
                 SQL.identifier(table),
+                SQL(", ").join(SQL.identifier(name) for name, _type in columns),
                 SQL(", ").join(
-                    SQL.identifier(c)
-                    for c in (*columns, "create_uid", "create_date", "write_uid", "write_date")
+                    SQL(_ARRAY_OF[kind], list(column))
+                    for (_name, kind), column in zip(columns, values, strict=True)
                 ),
-                SQL(", ").join(SQL("%s", (*row, uid, now, uid, now)) for row in rows),
+                SQL.identifier(returning),
             )
         )
         return [row[0] for row in self.env.cr.fetchall()]
@@ -438,20 +454,27 @@ class RelanceService(models.AbstractModel):
         """Write the journal: actions, their invoice lines, and each invoice's reminder
         level and date (the stored fields the ORM would recompute)."""
         rows = [
-            tuple(_column_value(c, vals[c]) for c in self._ACTION_COLUMNS) for vals in vals_list
+            tuple(_column_value(c, vals[c]) for c, _kind in self._ACTION_COLUMNS)
+            for vals in vals_list
         ]
-        action_ids = self._insert_rows("relance_action", self._ACTION_COLUMNS, rows)
-        company_of = {
-            aid: vals["company_id"] for aid, vals in zip(action_ids, vals_list, strict=True)
-        }
+        self._insert_rows("relance_action", self._ACTION_COLUMNS, rows, returning="key")
+        # The ids by key (unique per company): no reliance on the order rows come back.
+        self.env.cr.execute(
+            SQL(
+                "SELECT key, id FROM relance_action WHERE company_id = %s AND key = ANY(%s)",
+                vals_list[0]["company_id"],
+                [vals["key"] for vals in vals_list],
+            )
+        )
+        id_of = dict(self.env.cr.fetchall())
+        action_ids = [id_of[vals["key"]] for vals in vals_list]
         line_rows = [
-            (aid, company_of[aid], *(line[2][c] for c in self._LINE_COLUMNS))
-            for aid, vals in zip(action_ids, vals_list, strict=True)
+            (id_of[vals["key"]], vals["company_id"], *(line[2][c] for c, _k in self._LINE_COLUMNS))
+            for vals in vals_list
             for line in vals["line_ids"]
         ]
-        self._insert_rows(
-            "relance_action_line", ("action_id", "company_id", *self._LINE_COLUMNS), line_rows
-        )
+        line_columns = (("action_id", "int4"), ("company_id", "int4"), *self._LINE_COLUMNS)
+        self._insert_rows("relance_action_line", line_columns, line_rows)
         self.env.cr.execute(
             SQL(
                 """
@@ -578,25 +601,45 @@ class RelanceService(models.AbstractModel):
         partner = record.partner_id
         return partner.relance_collector_id or partner.user_id or self.env.user
 
+    _ACTIVITY_COLUMNS = (
+        ("res_model_id", "int4"), ("res_model", "varchar"), ("res_id", "int4"),
+        ("res_name", "varchar"), ("activity_type_id", "int4"), ("summary", "varchar"),
+        ("note", "text"), ("date_deadline", "date"), ("user_id", "int4"),
+        ("user_tz", "varchar"), ("automated", "bool"), ("active", "bool"),
+    )  # fmt: skip
+
     def _schedule(self, records, company, activity_xmlid, summary):
+        """One activity per action on the customer, for its collector.  Written in one
+        INSERT: mail.activity's create() sanitizes and notifies record by record."""
         activity_type = self.env.ref(activity_xmlid)
         model_id = self.env["ir.model"]._get_id("res.partner")
-        vals = []
-        for record in records:
-            user = self._responsible(record, company)
-            record.activity_user_id = user
-            vals.append(
-                {
-                    "res_model_id": model_id,
-                    "res_id": record.partner_id.id,
-                    "activity_type_id": activity_type.id,
-                    "summary": summary(record),
-                    "note": record.body and record.body.replace("\n", "<br/>"),
-                    "user_id": user.id,
-                    "date_deadline": record.date,
-                }
+        users = {record.id: self._responsible(record, company) for record in records}
+        rows = [
+            (
+                model_id,
+                "res.partner",
+                record.partner_id.id,
+                record.partner_id.display_name,
+                activity_type.id,
+                summary(record),
+                str(escape(record.body or "")).replace("\n", "<br/>"),
+                record.date,
+                users[record.id].id,
+                users[record.id].tz or None,
+                True,
+                True,
             )
-        self.env["mail.activity"].with_context(mail_activity_quick_update=True).create(vals)
+            for record in records
+        ]
+        self._insert_rows("mail_activity", self._ACTIVITY_COLUMNS, rows)
+        self.env["mail.activity"].invalidate_model()
+        self.env["res.partner"].invalidate_model(["activity_ids"])
+        by_user = {}
+        for record in records:
+            by_user.setdefault(users[record.id], self.env["relance.action"])
+            by_user[users[record.id]] |= record
+        for user, group in by_user.items():
+            group.activity_user_id = user
 
     def _execute_phone(self, company, records):
         self._schedule(
