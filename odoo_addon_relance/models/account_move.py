@@ -1,19 +1,20 @@
 from odoo import api, fields, models
+from odoo.tools import SQL
 
 
 class AccountMove(models.Model):
     _inherit = "account.move"
 
     relance_line_ids = fields.One2many("relance.action.line", "move_id", string="Reminders")
+    # Read from the journal rather than stored on the invoice: a run journals
+    # thousands of invoices, and each UPDATE of account_move rewrites its many indexes.
     relance_level = fields.Integer(
         string="Reminder level",
         compute="_compute_relance_level",
-        store=True,
+        search="_search_relance_level",
         help="The highest plan step already sent for this invoice.",
     )
-    relance_level_date = fields.Date(
-        string="Last reminder", compute="_compute_relance_level", store=True
-    )
+    relance_level_date = fields.Date(string="Last reminder", compute="_compute_relance_level")
     relance_next_step = fields.Char(string="Next reminder", compute="_compute_relance_next")
     relance_next_date = fields.Date(string="Next reminder on", compute="_compute_relance_next")
     relance_dispute_ids = fields.One2many("relance.dispute", "move_id", string="Disputes")
@@ -28,19 +29,87 @@ class AccountMove(models.Model):
         copy=False,
         help="The customer promised to pay this invoice by this date: no reminder until then.",
     )
+    relance_escalated_manual = fields.Boolean(
+        string="Escalated by hand", copy=False, help="Handed over to collection by a user."
+    )
     relance_escalated = fields.Boolean(
-        string="Escalated", copy=False, help="Handed over to collection: no more reminders."
+        string="Escalated",
+        compute="_compute_relance_escalated",
+        inverse="_inverse_relance_escalated",
+        search="_search_relance_escalated",
+        help="Handed over to collection (by a user, or by an escalation step of a run): "
+        "no more reminders.",
     )
     relance_factored = fields.Boolean(
         string="Factored", copy=False, help="Sold to a factor, who collects it: never reminded."
     )
 
-    @api.depends("relance_line_ids.step", "relance_line_ids.action_id.date")
+    def _journal_summary(self):
+        """Per move: (highest step, last date, escalated by a run), in one query."""
+        summary = {}
+        if self.ids:
+            self.env["relance.action.line"].flush_model()
+            self.env["relance.action"].flush_model()
+            self.env.cr.execute(
+                SQL(
+                    """
+                    SELECT l.move_id, MAX(l.step), MAX(a.date),
+                           BOOL_OR(a.channel = 'escalation' AND a.state != 'skipped')
+                      FROM relance_action_line l
+                      JOIN relance_action a ON a.id = l.action_id
+                     WHERE l.move_id = ANY(%s)
+                     GROUP BY l.move_id
+                    """,
+                    self.ids,
+                )
+            )
+            summary = {row[0]: row[1:] for row in self.env.cr.fetchall()}
+        return summary
+
+    @api.depends("relance_line_ids")
     def _compute_relance_level(self):
+        summary = self._journal_summary()
         for move in self:
-            lines = move.relance_line_ids
-            move.relance_level = max(lines.mapped("step"), default=0)
-            move.relance_level_date = max(lines.mapped("action_id.date"), default=False)
+            level, day, _escalated = summary.get(move.id, (0, False, False))
+            move.relance_level, move.relance_level_date = level, day
+
+    def _search_relance_level(self, operator, value):
+        if operator not in ("=", "!=", ">", ">=", "<", "<=") or not isinstance(value, int):
+            return NotImplemented
+        self.env.cr.execute(
+            SQL("SELECT move_id FROM relance_action_line GROUP BY move_id HAVING MAX(step) > 0")
+        )
+        reminded = [row[0] for row in self.env.cr.fetchall()]
+        # Only "reminded" (> 0) and "never reminded" (= 0) are asked by the views.
+        positive = (operator, value) in ((">", 0), (">=", 1), ("!=", 0))
+        return [("id", "in" if positive else "not in", reminded)]
+
+    @api.depends("relance_escalated_manual", "relance_line_ids")
+    def _compute_relance_escalated(self):
+        summary = self._journal_summary()
+        for move in self:
+            by_run = summary.get(move.id, (0, False, False))[2]
+            move.relance_escalated = move.relance_escalated_manual or bool(by_run)
+
+    def _inverse_relance_escalated(self):
+        for move in self:
+            move.relance_escalated_manual = move.relance_escalated
+
+    def _search_relance_escalated(self, operator, value):
+        if operator not in ("=", "!=") or not isinstance(value, bool):
+            return NotImplemented
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT l.move_id FROM relance_action_line l
+                  JOIN relance_action a ON a.id = l.action_id
+                 WHERE a.channel = 'escalation' AND a.state != 'skipped'
+                """
+            )
+        )
+        by_run = [row[0] for row in self.env.cr.fetchall()]
+        domain = ["|", ("relance_escalated_manual", "=", True), ("id", "in", by_run)]
+        return domain if (operator == "=") == value else ["!", *domain]
 
     @api.depends("relance_dispute_ids.closed")
     def _compute_relance_dispute(self):

@@ -80,6 +80,8 @@ class RelanceService(models.AbstractModel):
         self.env["account.move"].flush_model()
         self.env["account.partial.reconcile"].flush_model()
         self.env["res.partner"].flush_model(["relance_promise_date"])
+        self.env["relance.action"].flush_model()
+        self.env["relance.action.line"].flush_model()
         query = SQL(
             """
             WITH rec AS (
@@ -101,6 +103,13 @@ class RelanceService(models.AbstractModel):
                     ON apr.debit_move_id = rec.id OR apr.credit_move_id = rec.id
                  GROUP BY rec.move_id
             ),
+            esc AS (
+                SELECT DISTINCT l.move_id, TRUE AS escalated
+                  FROM relance_action_line l
+                  JOIN relance_action a ON a.id = l.action_id
+                 WHERE a.company_id = %(company)s
+                   AND a.channel = 'escalation' AND a.state != 'skipped'
+            ),
             moves AS (
                 SELECT rec.move_id,
                        SUM(rec.amount_currency) AS balance,
@@ -115,12 +124,14 @@ class RelanceService(models.AbstractModel):
                    m.invoice_date, mv.due_date, mv.balance, mv.residual,
                    cur.name AS currency, paid.paid_date,
                    GREATEST(m.relance_promise_date, p.relance_promise_date) AS promise_date,
-                   m.relance_escalated AS escalated, m.relance_factored AS factored
+                   m.relance_escalated_manual OR COALESCE(esc.escalated, FALSE) AS escalated,
+                   m.relance_factored AS factored
               FROM moves mv
               JOIN account_move m ON m.id = mv.move_id
               JOIN res_partner p ON p.id = m.commercial_partner_id
               JOIN res_currency cur ON cur.id = m.currency_id
               LEFT JOIN paid ON paid.move_id = mv.move_id
+              LEFT JOIN esc ON esc.move_id = mv.move_id
              WHERE NOT mv.closed OR paid.paid_date > %(year_ago)s
              ORDER BY m.commercial_partner_id, mv.move_id
             """,
@@ -475,26 +486,10 @@ class RelanceService(models.AbstractModel):
         ]
         line_columns = (("action_id", "int4"), ("company_id", "int4"), *self._LINE_COLUMNS)
         self._insert_rows("relance_action_line", line_columns, line_rows)
-        self.env.cr.execute(
-            SQL(
-                """
-                UPDATE account_move m
-                   SET relance_level = GREATEST(COALESCE(m.relance_level, 0), v.step),
-                       relance_level_date = v.date
-                  FROM (SELECT l.move_id, MAX(l.step) AS step, MAX(a.date) AS date
-                          FROM relance_action_line l
-                          JOIN relance_action a ON a.id = l.action_id
-                         WHERE l.action_id = ANY(%s)
-                         GROUP BY l.move_id) v
-                 WHERE m.id = v.move_id
-                """,
-                action_ids,
-            )
-        )
         self.env["relance.action"].invalidate_model()
         self.env["relance.action.line"].invalidate_model()
         self.env["account.move"].invalidate_model(
-            ["relance_level", "relance_level_date", "relance_line_ids"]
+            ["relance_level", "relance_level_date", "relance_line_ids", "relance_escalated"]
         )
         self.env["res.partner"].invalidate_model(["relance_action_ids"])
         return self.env["relance.action"].browse(action_ids)
@@ -650,13 +645,8 @@ class RelanceService(models.AbstractModel):
         )
 
     def _execute_escalation(self, company, records):
-        moves = records.mapped("line_ids.move_id")
-        # Our own flag, no business logic behind it: one UPDATE rather than the
-        # account.move write() checks, for thousands of invoices.
-        self.env.cr.execute(
-            SQL("UPDATE account_move SET relance_escalated = TRUE WHERE id = ANY(%s)", moves.ids)
-        )
-        moves.invalidate_recordset(["relance_escalated"])
+        # The journaled escalation itself marks its invoices escalated (see
+        # account.move.relance_escalated): nothing to write on thousands of invoices.
         self._schedule(
             records,
             company,
