@@ -97,18 +97,14 @@ class RelanceService(models.AbstractModel):
                    %(partner_filter)s
             ),
             paid AS (
-                SELECT rec.move_id, MAX(apr.max_date) AS paid_date
-                  FROM rec
-                  JOIN account_partial_reconcile apr
-                    ON apr.debit_move_id = rec.id OR apr.credit_move_id = rec.id
-                 GROUP BY rec.move_id
-            ),
-            esc AS (
-                SELECT DISTINCT l.move_id, TRUE AS escalated
-                  FROM relance_action_line l
-                  JOIN relance_action a ON a.id = l.action_id
-                 WHERE a.company_id = %(company)s
-                   AND a.channel = 'escalation' AND a.state != 'skipped'
+                SELECT move_id, MAX(max_date) AS paid_date
+                  FROM (SELECT rec.move_id, apr.max_date
+                          FROM rec JOIN account_partial_reconcile apr ON apr.debit_move_id = rec.id
+                        UNION ALL
+                        SELECT rec.move_id, apr.max_date
+                          FROM rec JOIN account_partial_reconcile apr ON apr.credit_move_id = rec.id
+                       ) AS partials
+                 GROUP BY move_id
             ),
             moves AS (
                 SELECT rec.move_id,
@@ -124,14 +120,13 @@ class RelanceService(models.AbstractModel):
                    m.invoice_date, mv.due_date, mv.balance, mv.residual,
                    cur.name AS currency, paid.paid_date,
                    GREATEST(m.relance_promise_date, p.relance_promise_date) AS promise_date,
-                   m.relance_escalated_manual OR COALESCE(esc.escalated, FALSE) AS escalated,
+                   m.relance_escalated_manual AS escalated,
                    m.relance_factored AS factored
               FROM moves mv
               JOIN account_move m ON m.id = mv.move_id
               JOIN res_partner p ON p.id = m.commercial_partner_id
               JOIN res_currency cur ON cur.id = m.currency_id
               LEFT JOIN paid ON paid.move_id = mv.move_id
-              LEFT JOIN esc ON esc.move_id = mv.move_id
              WHERE NOT mv.closed OR paid.paid_date > %(year_ago)s
              ORDER BY m.commercial_partner_id, mv.move_id
             """,
@@ -140,7 +135,26 @@ class RelanceService(models.AbstractModel):
             year_ago=year_ago,
         )
         self.env.cr.execute(query)
-        return self.env.cr.dictfetchall()
+        rows = self.env.cr.dictfetchall()
+        # A journaled escalation marks its invoices escalated (account.move.relance_escalated).
+        escalated = self._escalated_moves(company)
+        for row in rows:
+            row["escalated"] = row["escalated"] or row["move_id"] in escalated
+        return rows
+
+    def _escalated_moves(self, company):
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT DISTINCT l.move_id
+                  FROM relance_action_line l
+                  JOIN relance_action a ON a.id = l.action_id
+                 WHERE a.company_id = %s AND a.channel = 'escalation' AND a.state != 'skipped'
+                """,
+                company.id,
+            )
+        )
+        return {row[0] for row in self.env.cr.fetchall()}
 
     def _customer_rows(self, company, partner_ids):
         partners = (
