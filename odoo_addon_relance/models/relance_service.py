@@ -4,6 +4,7 @@ reads (set-based SQL), calls core and executes."""
 
 import json
 import logging
+import time
 from datetime import timedelta
 
 from markupsafe import escape
@@ -341,7 +342,9 @@ class RelanceService(models.AbstractModel):
         self._check_run_rights(company)
         today = self._today(company, today)
         self = self.sudo()
+        started = time.monotonic()
         ledger, config, plans, _planner, actions = self._plan(company, today)
+        planned = time.monotonic()
         counts = {}
         for action in actions:
             counts[action.channel] = counts.get(action.channel, 0) + 1
@@ -356,12 +359,20 @@ class RelanceService(models.AbstractModel):
         if dry_run or not actions:
             return result
         records = self._journal(company, today, ledger, config, plans, actions)
+        journaled = time.monotonic()
         result["skipped"] = self._execute(company, records, actions)
+        executed = time.monotonic()
         company.sudo().relance_last_run = today
         # The KPIs of the day, on the ledger just planned plus today's journal.
         ledger.reminders = [*ledger.reminders, *(journal_entry(a, today) for a in actions)]
         ledger.index = None
         self._refresh_kpis(company, today, ledger, config)
+        _logger.info(
+            "Relances: %s on %s: %d action(s) planned in %.2fs, journaled in %.2fs, "
+            "executed in %.2fs, KPIs in %.2fs",
+            company.name, today, len(actions), planned - started, journaled - planned,
+            executed - journaled, time.monotonic() - executed,
+        )  # fmt: skip
         return result
 
     def _texts(self, config, customer, action, today, history):
