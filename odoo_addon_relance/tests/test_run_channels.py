@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 from psycopg2 import IntegrityError
@@ -152,3 +154,14 @@ class TestRunChannels(RelanceCase):
         self.assertFalse(self.journal())
         self.assertEqual(self.run_relance(dry_run=True)["actions"], 1)
         self.assertFalse(self.journal())
+
+    def test_invoice_shows_its_level_and_next_step(self):
+        invoice = self.post_invoice(self.customer, 1200, days_overdue=4)
+        self.run_relance()
+        invoice.invalidate_recordset()
+        self.assertEqual(invoice.relance_level, 2)
+        # Next: step 3 of the standard plan, 10 days after the due date.
+        self.assertTrue(invoice.relance_next_step.startswith("3 · email (reminder_2)"))
+        self.assertEqual(invoice.relance_next_date, invoice.invoice_date_due + timedelta(days=10))
+        reminded = self.env["account.move"].search([("relance_level", ">", 0)])
+        self.assertIn(invoice, reminded)
