@@ -103,6 +103,7 @@ class LazyGroup(click.Group):
         "history": "connectors.cli_daemon:history_command",
         "report": "connectors.cli_daemon:report_command",
         "pennylane": "connectors.pennylane.commands:pennylane_group",
+        "odoo-export": "connectors.odoo_export:odoo_export_command",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

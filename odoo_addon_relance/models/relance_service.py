@@ -1,0 +1,723 @@
+"""The single service that turns Odoo records into a core Ledger and core's actions back
+into records (STYLE.md, "Relance's shape").  Every rule lives in core; this model only
+reads (set-based SQL), calls core and executes."""
+
+import json
+import logging
+import time
+from datetime import timedelta
+
+from markupsafe import escape
+from odoo import api, fields, models
+from odoo.exceptions import AccessError, UserError
+from odoo.tools import SQL
+
+from core.engine import Planner
+from core.engine import record as journal_entry
+from core.errors import InputError
+from core.metrics import compute_kpis, customer_metrics
+from core.serialize import jsonable
+from core.texts import Sender, TemplateError, render_action
+
+from .. import mapping
+
+_logger = logging.getLogger(__name__)
+
+HISTORY_DAYS = 365
+DOCUMENT_CHANNELS = ("letter", "formal_notice")
+REPORTS = {
+    "letter": "odoo_addon_relance.action_report_relance_letter",
+    "formal_notice": "odoo_addon_relance.action_report_relance_formal_notice",
+}
+
+
+# A Python list as a typed PostgreSQL array, per column type.
+_ARRAY_OF = {
+    kind: f"%s::{kind}[]"
+    for kind in ("int4", "date", "varchar", "text", "numeric", "jsonb", "timestamp", "bool")
+}
+_NUMERIC_COLUMNS = frozenset(
+    {"step", "overdue_amount", "net_due", "total_interest", "total_indemnity", "interest_rate",
+     "priority"}
+)  # fmt: skip
+
+
+def _column_value(column, value):
+    """An ORM value as the database stores it (False is NULL, JSON as text)."""
+    if column == "explanation":
+        return json.dumps(value)
+    if column in _NUMERIC_COLUMNS:
+        return value
+    return value or None
+
+
+class RelanceService(models.AbstractModel):
+    _name = "relance.service"
+    _description = "Relance: ledger builder and executor"
+
+    # ------------------------------------------------------------------ access
+
+    def _check_run_rights(self, company):
+        if self.env.su:
+            return
+        if not self.env.user.has_group("odoo_addon_relance.group_relance_user"):
+            raise AccessError(self.env._("Only Relances users can plan or run reminders."))
+        if company not in self.env.user.company_ids:
+            raise AccessError(
+                self.env._("You have no access to company %(company)s.", company=company.name)
+            )
+
+    # ------------------------------------------------------------------ reading
+
+    def _invoice_rows(self, company, today, partner_ids=None):
+        """Posted receivable entries that are open, or fully paid in the last year."""
+        year_ago = today - timedelta(days=HISTORY_DAYS)
+        partner_filter = (
+            SQL("AND m.commercial_partner_id = ANY(%s)", list(partner_ids))
+            if partner_ids is not None
+            else SQL()
+        )
+        self.env["account.move.line"].flush_model()
+        self.env["account.move"].flush_model()
+        self.env["account.partial.reconcile"].flush_model()
+        self.env["res.partner"].flush_model(["relance_promise_date"])
+        self.env["relance.action"].flush_model()
+        self.env["relance.action.line"].flush_model()
+        query = SQL(
+            """
+            WITH rec AS (
+                SELECT l.id, l.move_id, l.amount_currency, l.amount_residual_currency,
+                       l.date_maturity, l.reconciled
+                  FROM account_move_line l
+                  JOIN account_move m ON m.id = l.move_id
+                  JOIN account_account acc ON acc.id = l.account_id
+                 WHERE l.company_id = %(company)s
+                   AND l.parent_state = 'posted'
+                   AND acc.account_type = 'asset_receivable'
+                   AND m.commercial_partner_id IS NOT NULL
+                   %(partner_filter)s
+            ),
+            paid AS (
+                SELECT move_id, MAX(max_date) AS paid_date
+                  FROM (SELECT rec.move_id, apr.max_date
+                          FROM rec JOIN account_partial_reconcile apr ON apr.debit_move_id = rec.id
+                        UNION ALL
+                        SELECT rec.move_id, apr.max_date
+                          FROM rec JOIN account_partial_reconcile apr ON apr.credit_move_id = rec.id
+                       ) AS partials
+                 GROUP BY move_id
+            ),
+            moves AS (
+                SELECT rec.move_id,
+                       SUM(rec.amount_currency) AS balance,
+                       SUM(rec.amount_residual_currency) AS residual,
+                       COALESCE(MIN(rec.date_maturity) FILTER (WHERE NOT rec.reconciled),
+                                MAX(rec.date_maturity)) AS due_date,
+                       BOOL_AND(rec.reconciled) AS closed
+                  FROM rec
+                 GROUP BY rec.move_id
+            )
+            SELECT mv.move_id, m.commercial_partner_id AS partner_id, m.name, m.date,
+                   m.invoice_date, mv.due_date, mv.balance, mv.residual,
+                   cur.name AS currency, paid.paid_date,
+                   GREATEST(m.relance_promise_date, p.relance_promise_date) AS promise_date,
+                   m.relance_escalated_manual AS escalated,
+                   m.relance_factored AS factored
+              FROM moves mv
+              JOIN account_move m ON m.id = mv.move_id
+              JOIN res_partner p ON p.id = m.commercial_partner_id
+              JOIN res_currency cur ON cur.id = m.currency_id
+              LEFT JOIN paid ON paid.move_id = mv.move_id
+             WHERE NOT mv.closed OR paid.paid_date > %(year_ago)s
+             ORDER BY m.commercial_partner_id, mv.move_id
+            """,
+            company=company.id,
+            partner_filter=partner_filter,
+            year_ago=year_ago,
+        )
+        self.env.cr.execute(query)
+        rows = self.env.cr.dictfetchall()
+        # A journaled escalation marks its invoices escalated (account.move.relance_escalated).
+        escalated = self._escalated_moves(company)
+        for row in rows:
+            row["escalated"] = row["escalated"] or row["move_id"] in escalated
+        return rows
+
+    def _escalated_moves(self, company):
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT DISTINCT l.move_id
+                  FROM relance_action_line l
+                  JOIN relance_action a ON a.id = l.action_id
+                 WHERE a.company_id = %s AND a.channel = 'escalation' AND a.state != 'skipped'
+                """,
+                company.id,
+            )
+        )
+        return {row[0] for row in self.env.cr.fetchall()}
+
+    def _customer_rows(self, company, partner_ids):
+        partners = (
+            self.env["res.partner"]
+            .sudo()
+            .with_company(company)
+            .with_context(lang="en_US", active_test=False)
+            .browse(partner_ids)
+        )
+        plan_codes = {p.id: p.code for p in self._plans(company)}
+        rows = []
+        for partner in partners:
+            rows.append(
+                {
+                    "id": partner.id,
+                    "name": partner.name,
+                    "is_company": partner.is_company,
+                    "email": partner.email,
+                    "collection_email": partner.relance_contact_id.email,
+                    "phone": partner.phone,
+                    "mobile": partner.mobile,
+                    "lang": partner.lang,
+                    "tags": partner.category_id.mapped("name"),
+                    "excluded": partner.relance_excluded,
+                    "plan_code": plan_codes.get(partner.relance_plan_id.id),
+                    "credit_limit": partner.credit_limit,
+                    "create_date": partner.create_date,
+                }
+            )
+        return rows
+
+    def _dispute_rows(self, move_ids):
+        disputes = (
+            self.env["relance.dispute"]
+            .sudo()
+            .with_context(lang="en_US")
+            .search_read(
+                [("move_id", "in", move_ids)],
+                ["move_id", "reason_id", "note", "opened", "closed"],
+            )
+        )
+        return [
+            {
+                "id": d["id"],
+                "move_id": d["move_id"][0],
+                "reason": d["reason_id"][1] if d["reason_id"] else "",
+                "note": d["note"],
+                "opened": d["opened"],
+                "closed": d["closed"] or None,
+            }
+            for d in disputes
+        ]
+
+    def _journal_rows(self, company, partner_ids=None):
+        self.env["relance.action"].flush_model()
+        self.env["relance.action.line"].flush_model()
+        partner_filter = (
+            SQL("AND a.partner_id = ANY(%s)", list(partner_ids))
+            if partner_ids is not None
+            else SQL()
+        )
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT a.key, a.partner_id, a.date, a.plan, a.channel, l.move_id, l.step
+                  FROM relance_action a
+                  LEFT JOIN relance_action_line l ON l.action_id = a.id
+                 WHERE a.company_id = %s %s
+                 ORDER BY a.id, l.move_id
+                """,
+                company.id,
+                partner_filter,
+            )
+        )
+        return self.env.cr.dictfetchall()
+
+    def _build_ledger(self, company, today, partner_ids=None):
+        invoices = self._invoice_rows(company, today, partner_ids)
+        partners = list(dict.fromkeys(row["partner_id"] for row in invoices))
+        return mapping.build_ledger(
+            currency=company.currency_id.name,
+            customers=self._customer_rows(company, partners),
+            invoices=invoices,
+            disputes=self._dispute_rows([row["move_id"] for row in invoices]),
+            journal=self._journal_rows(company, partner_ids),
+        )
+
+    # ------------------------------------------------------------------ configuration
+
+    def _plans(self, company):
+        return (
+            self.env["relance.plan"]
+            .sudo()
+            .search([("company_id", "in", (False, company.id))], order="sequence, id")
+        )
+
+    def _segments(self, company):
+        return (
+            self.env["relance.segment"]
+            .sudo()
+            .search([("company_id", "in", (False, company.id))], order="sequence, id")
+        )
+
+    def _build_config(self, company):
+        plans = self._plans(company)
+        # A company's own plan wins over a shared plan with the same code.
+        by_code = {}
+        for plan in plans.sorted(lambda p: bool(p.company_id)):
+            by_code[plan.code] = plan
+        rules = [(s.name, s.condition, s.plan_id.code) for s in self._segments(company)]
+        default = company.relance_default_plan_id
+        if default:
+            rules.append(("default", "true", default.code))
+        partner = company.partner_id
+        settings = mapping.SettingsRow(
+            ecb_rate=company.relance_ecb_rate
+            if company.relance_interest_mode == "ecb_manual"
+            else None,
+            late_interest_rate=company.relance_late_interest_rate
+            if company.relance_interest_mode == "contract"
+            else None,
+            language=partner.lang or self.env.lang,
+            payment_deadline_days=company.relance_notice_deadline_days,
+            sender={
+                "name": company.name or "",
+                "email": company.relance_email_from or company.email or "",
+                "phone": company.phone or "",
+                "address": ", ".join(
+                    part
+                    for part in (
+                        partner.street,
+                        " ".join(x for x in (partner.zip, partner.city) if x),
+                    )
+                    if part
+                ),
+                "iban": partner.bank_ids[:1].acc_number or "",
+            },
+        )
+        try:
+            return mapping.build_config(
+                [p._core_row() for p in by_code.values()], rules, settings
+            ), by_code
+        except InputError as error:
+            raise UserError(self.env._("Relances configuration problem: %s", error)) from error
+
+    # ------------------------------------------------------------------ planning
+
+    def _today(self, company, today=None):
+        if today:
+            return fields.Date.to_date(today)
+        tz = company.partner_id.tz or self.env.user.tz or "Europe/Paris"
+        return fields.Date.context_today(self.with_context(tz=tz))
+
+    def _plan(self, company, today, partner_ids=None):
+        """(ledger, config, plans by code, planner, actions) for one company and day."""
+        ledger = self._build_ledger(company, today, partner_ids)
+        config, plans = self._build_config(company)
+        planner = Planner(ledger, config, today)
+        return ledger, config, plans, planner, planner.run()
+
+    def _kpis(self, company, today, ledger=None, config=None):
+        if ledger is None:
+            ledger = self._build_ledger(company, today)
+        if config is None:
+            config, _plans = self._build_config(company)
+        planner = Planner(ledger, config, today)
+        return ledger, compute_kpis(ledger, today, planner.journal_segments())
+
+    def _customer_state(self, company, partners, today):
+        """Per partner id: (segment, explanation, metrics), computed by core."""
+        ledger = self._build_ledger(company, today, partners.ids)
+        config, _plans = self._build_config(company)
+        planner = Planner(ledger, config, today)
+        result = {}
+        for customer in ledger.customers:
+            assignment = planner.segment(customer)
+            metrics = customer_metrics(customer, planner.index.history(customer.id), today)
+            result[int(customer.id)] = (assignment, metrics)
+        return ledger, planner, result
+
+    # ------------------------------------------------------------------ running
+
+    def _run(self, company, today=None, dry_run=False):
+        self._check_run_rights(company)
+        today = self._today(company, today)
+        self = self.sudo()
+        started = time.monotonic()
+        ledger, config, plans, _planner, actions = self._plan(company, today)
+        planned = time.monotonic()
+        counts = {}
+        for action in actions:
+            counts[action.channel] = counts.get(action.channel, 0) + 1
+        result = {
+            "company_id": company.id,
+            "today": today.isoformat(),
+            "dry_run": bool(dry_run),
+            "actions": len(actions),
+            "by_channel": counts,
+            "keys": [action.key for action in actions],
+        }
+        if dry_run or not actions:
+            return result
+        records = self._journal(company, today, ledger, config, plans, actions)
+        journaled = time.monotonic()
+        result["skipped"] = self._execute(company, records, actions)
+        executed = time.monotonic()
+        company.sudo().relance_last_run = today
+        # The KPIs of the day, on the ledger just planned plus today's journal.
+        ledger.reminders = [*ledger.reminders, *(journal_entry(a, today) for a in actions)]
+        ledger.index = None
+        self._refresh_kpis(company, today, ledger, config)
+        _logger.info(
+            "Relances: %s on %s: %d action(s) planned in %.2fs, journaled in %.2fs, "
+            "executed in %.2fs, KPIs in %.2fs",
+            company.name, today, len(actions), planned - started, journaled - planned,
+            executed - journaled, time.monotonic() - executed,
+        )  # fmt: skip
+        return result
+
+    def _texts(self, config, customer, action, today, history):
+        sender = Sender(**{**config.sender, "language": config.company_language})
+        try:
+            return render_action(action, customer, sender, today, history=history)
+        except TemplateError as error:
+            raise UserError(self.env._("Relances text problem: %s", error)) from error
+
+    def _journal(self, company, today, ledger, config, plans, actions):
+        """Write every action to the journal in one batch, before anything goes out."""
+        customers = {c.id: c for c in ledger.customers}
+        history = {}
+        for reminder in ledger.reminders:
+            history.setdefault(reminder.customer_id, []).append(reminder)
+        currencies = {
+            c.name: c.id
+            for c in self.env["res.currency"]
+            .with_context(active_test=False)
+            .search([("name", "in", list({a.currency for a in actions}))])
+        }
+        vals_list = []
+        for action in actions:
+            customer = customers[action.customer_id]
+            text = self._texts(config, customer, action, today, history.get(customer.id, ()))
+            vals_list.append(
+                {
+                    "company_id": company.id,
+                    "partner_id": int(action.customer_id),
+                    "date": today,
+                    "key": action.key,
+                    "plan": action.plan,
+                    "plan_id": plans[action.plan].id,
+                    "segment": action.segment,
+                    "step": action.step,
+                    "channel": action.channel,
+                    "template": action.template,
+                    "state": "queued" if action.channel in DOCUMENT_CHANNELS else "done",
+                    "currency_id": currencies.get(action.currency),
+                    "overdue_amount": float(action.overdue_amount),
+                    "net_due": float(action.net_due),
+                    "total_interest": float(action.total_interest),
+                    "total_indemnity": float(action.total_indemnity),
+                    "interest_rate": float(action.interest_rate * 100)
+                    if action.interest_rate is not None
+                    else 0.0,
+                    "payment_deadline": today + timedelta(days=action.payment_deadline_days)
+                    if action.payment_deadline_days
+                    else False,
+                    "priority": float(action.priority),
+                    "subject": text.subject,
+                    "body": text.body,
+                    "language": text.language,
+                    "explanation": jsonable(action.explanation),
+                    "line_ids": [
+                        (
+                            0,
+                            0,
+                            {
+                                "move_id": int(inv.id),
+                                "step": inv.step,
+                                "days_overdue": inv.days_overdue,
+                                "open_amount": float(inv.open_amount),
+                                "interest": float(inv.interest or 0),
+                                "indemnity": float(inv.indemnity or 0),
+                            },
+                        )
+                        for inv in action.invoices
+                    ],
+                }
+            )
+        return self._insert_journal(vals_list)
+
+    # Columns written by the journal's bulk insert, with their database types.
+    _ACTION_COLUMNS = (
+        ("company_id", "int4"), ("partner_id", "int4"), ("date", "date"), ("key", "varchar"),
+        ("plan", "varchar"), ("plan_id", "int4"), ("segment", "varchar"), ("step", "int4"),
+        ("channel", "varchar"), ("template", "varchar"), ("state", "varchar"),
+        ("currency_id", "int4"), ("overdue_amount", "numeric"), ("net_due", "numeric"),
+        ("total_interest", "numeric"), ("total_indemnity", "numeric"),
+        ("interest_rate", "numeric"), ("payment_deadline", "date"), ("priority", "numeric"),
+        ("subject", "varchar"), ("body", "text"), ("language", "varchar"),
+        ("explanation", "jsonb"),
+    )  # fmt: skip
+    _LINE_COLUMNS = (
+        ("move_id", "int4"), ("step", "int4"), ("days_overdue", "int4"),
+        ("open_amount", "numeric"), ("interest", "numeric"), ("indemnity", "numeric"),
+    )  # fmt: skip
+
+    def _insert_rows(self, table, columns, rows, returning="id"):
+        """One INSERT for many rows, one array per column (the ORM's create costs
+        milliseconds per record, and a run journals thousands); returns the
+        ``returning`` column of the new rows."""
+        if not rows:
+            return []
+        now, uid = fields.Datetime.now(), self.env.uid
+        columns = (*columns, ("create_uid", "int4"), ("create_date", "timestamp"),
+                   ("write_uid", "int4"), ("write_date", "timestamp"))  # fmt: skip
+        values = list(zip(*((*row, uid, now, uid, now) for row in rows), strict=True))
+        self.env.cr.execute(
+            SQL(
+                "INSERT INTO %s (%s) SELECT * FROM unnest(%s) RETURNING %s",
+                SQL.identifier(table),
+                SQL(", ").join(SQL.identifier(name) for name, _type in columns),
+                SQL(", ").join(
+                    SQL(_ARRAY_OF[kind], list(column))
+                    for (_name, kind), column in zip(columns, values, strict=True)
+                ),
+                SQL.identifier(returning),
+            )
+        )
+        return [row[0] for row in self.env.cr.fetchall()]
+
+    def _insert_journal(self, vals_list):
+        """Write the journal: actions, their invoice lines, and each invoice's reminder
+        level and date (the stored fields the ORM would recompute)."""
+        rows = [
+            tuple(_column_value(c, vals[c]) for c, _kind in self._ACTION_COLUMNS)
+            for vals in vals_list
+        ]
+        self._insert_rows("relance_action", self._ACTION_COLUMNS, rows, returning="key")
+        # The ids by key (unique per company): no reliance on the order rows come back.
+        self.env.cr.execute(
+            SQL(
+                "SELECT key, id FROM relance_action WHERE company_id = %s AND key = ANY(%s)",
+                vals_list[0]["company_id"],
+                [vals["key"] for vals in vals_list],
+            )
+        )
+        id_of = dict(self.env.cr.fetchall())
+        action_ids = [id_of[vals["key"]] for vals in vals_list]
+        line_rows = [
+            (id_of[vals["key"]], vals["company_id"], *(line[2][c] for c, _k in self._LINE_COLUMNS))
+            for vals in vals_list
+            for line in vals["line_ids"]
+        ]
+        line_columns = (("action_id", "int4"), ("company_id", "int4"), *self._LINE_COLUMNS)
+        self._insert_rows("relance_action_line", line_columns, line_rows)
+        self.env["relance.action"].invalidate_model()
+        self.env["relance.action.line"].invalidate_model()
+        self.env["account.move"].invalidate_model(
+            ["relance_level", "relance_level_date", "relance_line_ids", "relance_escalated"]
+        )
+        self.env["res.partner"].invalidate_model(["relance_action_ids"])
+        return self.env["relance.action"].browse(action_ids)
+
+    def _execute(self, company, records, actions):
+        """Each channel, for all its actions at once.  Returns the number skipped."""
+        by_channel = {}
+        for record in records:
+            by_channel.setdefault(record.channel, self.env["relance.action"])
+            by_channel[record.channel] |= record
+        for channel, group in by_channel.items():
+            getattr(self, f"_execute_{channel}")(company, group)
+        return len(records.filtered(lambda r: r.state == "skipped"))
+
+    def _skip(self, records, reason):
+        if records:
+            _logger.info(
+                "Relances: %d %s reminder(s) skipped: %s",
+                len(records),
+                records[0].channel,
+                reason,
+            )
+            records.write({"state": "skipped", "skip_reason": reason})
+
+    def _recipients(self, records):
+        """Per action, the partner that receives it: the collection contact if any."""
+        return {r.id: r.partner_id.relance_contact_id or r.partner_id for r in records}
+
+    def _execute_email(self, company, records):
+        recipients = self._recipients(records)
+        no_address = records.filtered(lambda r: not recipients[r.id].email)
+        self._skip(no_address, self.env._("no email address"))
+        records -= no_address
+        default = self.env.ref("odoo_addon_relance.mail_template_relance_reminder")
+        steps = self._steps_of(records)
+        by_template = {}
+        for record in records:
+            template = steps.get(record.id).mail_template_id if steps.get(record.id) else None
+            template = template or default
+            by_template.setdefault(template, self.env["relance.action"])
+            by_template[template] |= record
+        mail_vals = []
+        order = []
+        for template, group in by_template.items():
+            values = template._generate_template(
+                group.ids, ["subject", "body_html", "email_from", "reply_to"]
+            )
+            for record in group:
+                rendered = values[record.id]
+                recipient = recipients[record.id]
+                mail_vals.append(
+                    {
+                        "subject": rendered.get("subject") or record.subject,
+                        "body_html": rendered.get("body_html"),
+                        "body": rendered.get("body_html"),
+                        "email_from": rendered.get("email_from")
+                        or company.relance_email_from
+                        or company.email_formatted,
+                        "reply_to": rendered.get("reply_to") or False,
+                        "recipient_ids": [(4, recipient.id)],
+                        "model": "res.partner",
+                        "res_id": record.partner_id.id,
+                        "message_type": "email_outgoing",
+                        "auto_delete": False,
+                        "relance_action_id": record.id,
+                    }
+                )
+                order.append(record)
+        mails = self.env["mail.mail"].create(mail_vals)
+        for record, mail in zip(order, mails, strict=True):
+            record.write({"mail_id": mail.id, "message_id": mail.mail_message_id.id})
+
+    def _steps_of(self, records):
+        steps = {}
+        for record in records:
+            plan_steps = record.plan_id.step_ids.sorted(lambda s: (s.sequence, s.id))
+            if 0 < record.step <= len(plan_steps):
+                steps[record.id] = plan_steps[record.step - 1]
+        return steps
+
+    def _execute_sms(self, company, records):
+        if "sms.sms" not in self.env:
+            self._skip(records, self.env._("the SMS module (sms) is not installed"))
+            return
+        recipients = self._recipients(records)
+        no_number = records.filtered(
+            lambda r: not (recipients[r.id].mobile or recipients[r.id].phone)
+        )
+        self._skip(no_number, self.env._("no phone number"))
+        records -= no_number
+        self.env["sms.sms"].create(
+            [
+                {
+                    "number": recipients[r.id].mobile or recipients[r.id].phone,
+                    "partner_id": recipients[r.id].id,
+                    "body": r.body,
+                    "state": "outgoing",
+                }
+                for r in records
+            ]
+        )
+
+    def _responsible(self, record, company):
+        partner = record.partner_id
+        return partner.relance_collector_id or partner.user_id or self.env.user
+
+    _ACTIVITY_COLUMNS = (
+        ("res_model_id", "int4"), ("res_model", "varchar"), ("res_id", "int4"),
+        ("res_name", "varchar"), ("activity_type_id", "int4"), ("summary", "varchar"),
+        ("note", "text"), ("date_deadline", "date"), ("user_id", "int4"),
+        ("user_tz", "varchar"), ("automated", "bool"), ("active", "bool"),
+    )  # fmt: skip
+
+    def _schedule(self, records, company, activity_xmlid, summary):
+        """One activity per action on the customer, for its collector.  Written in one
+        INSERT: mail.activity's create() sanitizes and notifies record by record."""
+        activity_type = self.env.ref(activity_xmlid)
+        model_id = self.env["ir.model"]._get_id("res.partner")
+        users = {record.id: self._responsible(record, company) for record in records}
+        rows = [
+            (
+                model_id,
+                "res.partner",
+                record.partner_id.id,
+                record.partner_id.display_name,
+                activity_type.id,
+                summary(record),
+                str(escape(record.body or "")).replace("\n", "<br/>"),
+                record.date,
+                users[record.id].id,
+                users[record.id].tz or None,
+                True,
+                True,
+            )
+            for record in records
+        ]
+        self._insert_rows("mail_activity", self._ACTIVITY_COLUMNS, rows)
+        self.env["mail.activity"].invalidate_model()
+        self.env["res.partner"].invalidate_model(["activity_ids"])
+        by_user = {}
+        for record in records:
+            by_user.setdefault(users[record.id], self.env["relance.action"])
+            by_user[users[record.id]] |= record
+        for user, group in by_user.items():
+            group.activity_user_id = user
+
+    def _execute_phone(self, company, records):
+        self._schedule(
+            records,
+            company,
+            "mail.mail_activity_data_call",
+            lambda r: self.env._("Reminder call: %(amount)s overdue", amount=r.overdue_amount),
+        )
+
+    def _execute_escalation(self, company, records):
+        # The journaled escalation itself marks its invoices escalated (see
+        # account.move.relance_escalated): nothing to write on thousands of invoices.
+        self._schedule(
+            records,
+            company,
+            "mail.mail_activity_data_todo",
+            lambda r: self.env._(
+                "Escalation: hand %(customer)s over to collection", customer=r.partner_id.name
+            ),
+        )
+
+    def _execute_letter(self, company, records):
+        """Letters and formal notices are rendered as PDF by a job right after the run."""
+        self.env.ref("odoo_addon_relance.ir_cron_relance_documents")._trigger()
+
+    _execute_formal_notice = _execute_letter
+
+    def _render_documents(self, records):
+        for record in records:
+            report = self.env.ref(REPORTS[record.channel])
+            content, _kind = self.env["ir.actions.report"]._render_qweb_pdf(report, [record.id])
+            attachment = self.env["ir.attachment"].create(
+                {
+                    "name": f"{record.partner_id.name} - {record.subject or record.template}.pdf",
+                    "raw": content,
+                    "res_model": "res.partner",
+                    "res_id": record.partner_id.id,
+                    "mimetype": "application/pdf",
+                }
+            )
+            message = record.partner_id.message_post(
+                body=record.subject or record.template,
+                attachment_ids=[attachment.id],
+                subtype_xmlid="mail.mt_note",
+            )
+            record.write(
+                {"state": "done", "attachment_id": attachment.id, "message_id": message.id}
+            )
+
+    # ------------------------------------------------------------------ KPIs
+
+    def _refresh_kpis(self, company, today, ledger=None, config=None):
+        self.env["relance.kpi"].sudo()._refresh(company, today, ledger, config)
+
+    # ------------------------------------------------------------------ export
+
+    @api.model
+    def _export(self, company, today):
+        self._check_run_rights(company)
+        ledger = self.sudo()._build_ledger(company, today)
+        return mapping.ledger_document(ledger)

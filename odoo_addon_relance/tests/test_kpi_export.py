@@ -1,0 +1,74 @@
+import json
+from decimal import Decimal
+
+from odoo.tests import tagged
+
+from core.config import load_config
+from core.engine import Planner, plan
+from core.ledger import load_ledger
+from core.metrics import compute_kpis
+from core.texts import template_ids
+
+from .common import TODAY, RelanceCase
+
+
+@tagged("post_install", "-at_install")
+class TestKpiAndExport(RelanceCase):
+    """Export and KPIs read the same ledger as the run: numbers equal the CLI's."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        other = cls.env["res.partner"].create(
+            {"name": "Garage Martin", "is_company": True, "email": "g@example.com"}
+        )
+        for partner, amount, days in (
+            (cls.customer, 1200, 4),
+            (cls.customer, 800, 22),
+            (cls.customer, 400, -3),
+            (other, 3000, 35),
+            (other, 150, 50),
+        ):
+            cls.post_invoice(partner, amount, days)
+
+    def exported(self):
+        return load_ledger(json.loads(self.company.relance_export_ledger(today=TODAY)))
+
+    def test_addon_plans_exactly_what_relance_plan_plans_on_the_export(self):
+        planned = self.run_relance(dry_run=True)
+        cli = plan(self.exported(), load_config(None, template_ids()), TODAY)
+        self.assertEqual(planned["keys"], [a.key for a in cli])
+        self.assertEqual(len(cli), 2)
+
+    def test_export_after_a_run_carries_the_journal(self):
+        self.run_relance()
+        ledger = self.exported()
+        self.assertEqual(len(ledger.reminders), 2)
+        self.assertEqual(plan(ledger, load_config(None, template_ids()), TODAY), [])
+
+    def test_kpis_equal_cores_kpis_on_the_exported_ledger(self):
+        self.run_relance()
+        kpi = self.env["relance.kpi"].search([("company_id", "=", self.company.id)])
+        ledger = self.exported()
+        config = load_config(None, template_ids())
+        expected = compute_kpis(ledger, TODAY, Planner(ledger, config, TODAY).journal_segments())
+        self.assertEqual(kpi.date, TODAY)
+        self.assertAlmostEqual(kpi.receivables, float(expected.receivables))
+        self.assertAlmostEqual(kpi.dso_countback, float(expected.dso_countback), places=1)
+        self.assertAlmostEqual(kpi.overdue_ratio, float(expected.overdue_ratio * 100), places=1)
+        by_bucket = {}
+        for row in kpi.aged_ids:
+            by_bucket[row.bucket] = by_bucket.get(row.bucket, 0) + row.amount
+        for bucket, amount in expected.aged_balance.items():
+            self.assertAlmostEqual(by_bucket.get(bucket, 0.0), float(amount))
+        self.assertEqual(expected.aged_balance["31_60"], Decimal("3150.00"))
+
+    def test_effectiveness_rows_per_step_channel_and_segment(self):
+        self.run_relance()
+        kpi = self.env["relance.kpi"].search([("company_id", "=", self.company.id)])
+        rows = {(r.plan, r.step, r.channel, r.segment): r.reminders for r in kpi.effectiveness_ids}
+        expected = {
+            ("standard", 4, "phone", "default"): 1,
+            ("standard", 6, "escalation", "default"): 1,
+        }
+        self.assertEqual(rows, expected)
