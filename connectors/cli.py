@@ -102,6 +102,7 @@ class LazyGroup(click.Group):
         "status": "connectors.cli_daemon:status_command",
         "history": "connectors.cli_daemon:history_command",
         "report": "connectors.cli_daemon:report_command",
+        "sage": "connectors.cli_sage:sage_group",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -59,7 +59,9 @@ Source kinds and their keys:
   ``sales_journals``, ``accounts`` or ``account_prefix`` (``411``);
 - ``pennylane``: ``token_env`` or ``token_file``, ``base_url``;
 - ``sage100``: ``url`` (a SQLAlchemy URL without password), ``password_env`` or
-  ``password_file``.
+  ``password_file``, ``accounts`` (``411``), ``currency``, ``overlap_minutes``,
+  ``full_every_hours``, ``paid_days``, ``opening_journals``, ``contact_functions``,
+  ``history_plan``, ``history_step_offset``, ``write_back`` (docs/sage.md).
 
 The demo, jsonfile and fec keys are those ``connectors.sources.build_source``
 reads: ``company.source_options()`` hands them over, paths resolved.
@@ -127,6 +129,7 @@ __all__ = [
     "LetterSettings",
     "PennylaneSource",
     "Sage100Source",
+    "Sage100WriteBack",
     "Settings",
     "SmsSettings",
     "SmtpSettings",
@@ -220,14 +223,35 @@ class PennylaneSource(_Model):
     token: SecretStr | None = Field(default=None, exclude=True)
 
 
+class Sage100WriteBack(_Model):
+    """Information libre columns of F_COMPTET the daemon writes (docs/sage.md); unset: none."""
+
+    reminder_level: NonEmpty | None = None  # e.g. "Relance niveau"
+    dispute: NonEmpty | None = None  # e.g. "Litige"
+    escalated: NonEmpty | None = None  # e.g. "Contentieux"
+
+
 class Sage100Source(_Model):
-    """Sage 100's SQL Server database; the password from ``password_env`` or ``password_file``."""
+    """Sage 100's SQL Server database; the password from ``password_env`` or ``password_file``.
+
+    See docs/sage.md for what each key changes.
+    """
 
     kind: Literal["sage100"]
-    url: str = Field(min_length=1)
+    url: str = Field(min_length=1)  # mssql+pymssql://relance_ro@srv-sage:1433/BIJOU
     password_env: EnvName | None = None
     password_file: ConfigPath | None = None
     password: SecretStr | None = Field(default=None, exclude=True)
+    accounts: tuple[NonEmpty, ...] = ("411",)  # customer (collective) account prefixes
+    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")  # the dossier's currency
+    overlap_minutes: int = Field(default=10, ge=0, le=1440)  # re-read before the watermark
+    full_every_hours: int = Field(default=24, ge=1, le=744)  # full read: catches deletions
+    paid_days: int = Field(default=400, ge=0, le=3660)  # lettered lines this recent are read
+    opening_journals: tuple[NonEmpty, ...] = ("RAN",)  # journals of opening (à-nouveau) entries
+    contact_functions: tuple[NonEmpty, ...] = ("compta", "recouvrement")  # collection contacts
+    history_plan: NonEmpty = "standard"  # the plan Sage's own reminder levels count for
+    history_step_offset: int = Field(default=1, ge=0, le=20)  # Sage level n = plan step n+this
+    write_back: Sage100WriteBack = Field(default_factory=Sage100WriteBack)
 
 
 SourceSettings = Annotated[
@@ -319,8 +343,13 @@ class CompanySettings(_Model):
 
     def source_options(self) -> dict[str, Any]:
         """The source's keys for ``connectors.sources.build_source(kind, options, company=id)``:
-        paths resolved, unset keys and secrets left out."""
-        return self.source.model_dump(exclude={"kind"}, exclude_none=True)
+        paths resolved, unset keys left out; a secret read at load (``password``) is
+        handed over as a ``SecretStr``."""
+        options = self.source.model_dump(exclude={"kind"}, exclude_none=True)
+        password = getattr(self.source, "password", None)
+        if isinstance(password, SecretStr):
+            options["password"] = password
+        return options
 
 
 class Settings(_Model):

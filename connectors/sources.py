@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from connectors.demo.source import DemoSource
     from connectors.fec.source import FecSource
     from connectors.jsonfile.source import JsonFileSource
+    from connectors.sage.source import Sage100Source
 
 __all__ = [
     "FLAG_KINDS",
@@ -365,10 +366,17 @@ def _demo(settings: Mapping[str, Any], company: str) -> DemoSource:
     return DemoSource(seed, customers, invoices, start, clock=clock)
 
 
+def _sage100(settings: Mapping[str, Any], company: str) -> Sage100Source:
+    from connectors.sage.build import sage_source
+
+    return sage_source(settings, company)
+
+
 _BUILDERS: dict[str, Callable[[Mapping[str, Any], str], Source]] = {
     "jsonfile": _jsonfile,
     "demo": _demo,
     "fec": _fec,
+    "sage100": _sage100,
 }
 SOURCE_KINDS: tuple[str, ...] = tuple(_BUILDERS)
 
@@ -386,6 +394,8 @@ def build_source(kind: str, settings: Mapping[str, Any], *, company: str) -> Sou
     * ``demo``: ``seed`` (from the company name), ``customers`` (300),
       ``invoices`` (5000), ``start`` (the simulation's first day; the day the
       daemon starts), ``today`` (pins the simulated day; the clock otherwise).
+    * ``sage100``: the keys of ``connectors.settings.Sage100Source`` (``url``,
+      ``password`` as read at load, ``accounts``, ``write_back``...; docs/sage.md).
     """
     builder = _BUILDERS.get(kind)
     if builder is None:
