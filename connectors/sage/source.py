@@ -434,6 +434,8 @@ def safe_url(url: str) -> str:
 
 
 PERMISSION_MARKERS = ("permission denied", "permission was denied", "insufficient privilege")
+MISSING_MARKERS = ("no such table", "no such column", "does not exist", "invalid object name")
+MISSING_MARKERS += ("invalid column name",)
 CONNECTION_MARKERS = ("could not connect", "connection refused", "unable to connect", "timeout")
 
 
@@ -447,6 +449,13 @@ def database_error(error: SQLAlchemyError, doing: str, url: str) -> SourceError:
         return SourceError(
             f"{where}: {doing}: the login lacks a permission ({detail}); "
             f"run `relance sage check` to see which, and have the DBA grant it",
+            kind="config",
+            source="sage100",
+        )
+    if any(marker in lowered for marker in MISSING_MARKERS):
+        return SourceError(
+            f"{where}: {doing}: {detail} (is this a Sage 100 database, and are the "
+            f"configured columns there? `relance sage check` tells)",
             kind="config",
             source="sage100",
         )

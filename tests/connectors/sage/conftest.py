@@ -29,8 +29,8 @@ import sage_db  # noqa: E402
 from connectors.sage.source import Sage100Source, SageOptions, WriteBack  # noqa: E402
 
 PG_CANDIDATES = [
-    "postgresql://root@127.0.0.1:5432/test",
-    "postgresql://postgres@127.0.0.1:5432/test",
+    "postgresql+psycopg2://root@127.0.0.1:5432/test",
+    "postgresql+psycopg2://postgres@127.0.0.1:5432/test",
 ]
 TODAY = datetime(2026, 12, 2, 9, 0)
 _schemas = itertools.count(1)
