@@ -70,7 +70,7 @@ def pg_database() -> Iterator[str]:
 
 
 def pg_schema(database_url: str) -> str:
-    schema = f"sage{next(_schemas)}"
+    schema = f"sage{next(_schemas)}_{secrets.token_hex(3)}"
     engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
         connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
