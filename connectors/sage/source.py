@@ -434,8 +434,13 @@ def safe_url(url: str) -> str:
 
 
 PERMISSION_MARKERS = ("permission denied", "permission was denied", "insufficient privilege")
-MISSING_MARKERS = ("no such table", "no such column", "does not exist", "invalid object name")
-MISSING_MARKERS += ("invalid column name",)
+MISSING_MARKERS = (
+    "no such table",
+    "no such column",
+    "does not exist",
+    "invalid object name",
+    "invalid column name",
+)
 CONNECTION_MARKERS = ("could not connect", "connection refused", "unable to connect", "timeout")
 
 

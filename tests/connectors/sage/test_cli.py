@@ -1,4 +1,4 @@
-"""`relance sync` and `relance sage check` against the Sage test database (the real console script)."""
+"""`relance sync` and `relance sage check` on the Sage test database (the real console script)."""
 
 from __future__ import annotations
 
@@ -200,7 +200,7 @@ def limited_role(pg_sage: tuple[str, Engine]) -> Iterator[tuple[str, str]]:
 def test_check_names_each_missing_permission_and_the_grant_that_fixes_it(
     pg_sage: tuple[str, Engine], limited_role: tuple[str, str], tmp_path: Path
 ) -> None:
-    url, role = limited_role
+    url, _ = limited_role
     run = relance("sage", "check", "--config", config(tmp_path, url), cwd=tmp_path)
     assert run.code == 1
     assert "ok: connected to" in run.out

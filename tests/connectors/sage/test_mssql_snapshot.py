@@ -55,9 +55,8 @@ def sent_by_a_full_run(url: str) -> set[str]:
 
 @pytest.fixture
 def sqlite_sage(tmp_path: Path) -> str:
-    from sqlalchemy import create_engine
-
     import sage_db
+    from sqlalchemy import create_engine
 
     url = f"sqlite:///{tmp_path / 'sage.db'}"
     engine = create_engine(url)
