@@ -43,6 +43,7 @@ from connectors.sage.schema import (
 )
 
 IN_CHUNK = 1000
+PAIR_CHUNK = 300  # (account, piece or code) pairs per statement: at most 900 parameters
 CUSTOMER = 0  # CT_Type 0: client
 
 C, K, E = F_COMPTET.c, F_CONTACTT.c, F_ECRITUREC.c
@@ -99,30 +100,33 @@ def contacts(*, some: bool) -> Select[tuple[object, ...]]:
     return query.where(_some(K.CT_Num)) if some else query
 
 
-def lines(accounts: Sequence[str], *, some: bool) -> Select[tuple[object, ...]]:
+LINE_COLUMNS = (
+    E.cbMarq,
+    E.EC_No,
+    E.JO_Num,
+    E.JM_Date,
+    E.EC_Jour,
+    E.EC_Date,
+    E.EC_Piece,
+    E.EC_RefPiece,
+    E.CT_Num,
+    E.EC_Echeance,
+    E.EC_Sens,
+    E.EC_Montant,
+    E.EC_Lettre,
+    E.EC_Lettrage,
+    E.EC_Rappel,
+    E.EC_DateRelance,
+    E.EC_ANType,
+    E.cbModification,
+)
+
+
+def _open_lines(accounts: Sequence[str]) -> Select[tuple[object, ...]]:
     """Customer-account lines: every unlettered one, and the lettered ones changed
     since ``:cutoff`` (to see invoices paid recently)."""
-    query = (
-        select(
-            E.cbMarq,
-            E.EC_No,
-            E.JO_Num,
-            E.JM_Date,
-            E.EC_Jour,
-            E.EC_Date,
-            E.EC_Piece,
-            E.EC_RefPiece,
-            E.CT_Num,
-            E.EC_Echeance,
-            E.EC_Sens,
-            E.EC_Montant,
-            E.EC_Lettre,
-            E.EC_Lettrage,
-            E.EC_Rappel,
-            E.EC_DateRelance,
-            E.EC_ANType,
-            E.cbModification,
-        )
+    return (
+        select(*LINE_COLUMNS)
         .join(F_COMPTET, C.CT_Num == E.CT_Num)
         .where(
             C.CT_Type == CUSTOMER,
@@ -131,6 +135,62 @@ def lines(accounts: Sequence[str], *, some: bool) -> Select[tuple[object, ...]]:
         )
         .order_by(E.cbModification, E.cbMarq)
     )
+
+
+def piece_lines(accounts: Sequence[str]) -> Select[tuple[object, ...]]:
+    """The lines of some pieces or lettering codes of some accounts (a superset: the
+    caller keeps the (account, piece) and (account, code) pairs it asked for)."""
+    return _open_lines(accounts).where(
+        E.CT_Num.in_(bindparam("accounts", expanding=True)),
+        or_(
+            E.EC_RefPiece.in_(bindparam("refs", expanding=True)),
+            E.EC_Piece.in_(bindparam("refs", expanding=True)),
+            E.EC_Lettrage.in_(bindparam("codes", expanding=True)),
+        ),
+    )
+
+
+def _piece_of(table: Any) -> ColumnElement[str]:
+    """The piece a line belongs to: EC_RefPiece, else EC_Piece."""
+    return func.coalesce(func.nullif(table.c.EC_RefPiece, ""), table.c.EC_Piece)
+
+
+def lines_of_changed_pieces(accounts: Sequence[str]) -> Select[tuple[object, ...]]:
+    """Every line of the pieces that have a line changed since ``:since`` (one hash join)."""
+    changed = F_ECRITUREC.alias("changed")
+    pieces = (
+        select(changed.c.CT_Num, _piece_of(changed).label("piece"))
+        .where(changed.c.cbModification >= bindparam("since"), changed.c.CT_Num.is_not(None))
+        .distinct()
+        .subquery("pieces")
+    )
+    return _open_lines(accounts).join(
+        pieces, and_(pieces.c.CT_Num == E.CT_Num, pieces.c.piece == _piece_of(F_ECRITUREC))
+    )
+
+
+def lines_of_changed_codes(accounts: Sequence[str]) -> Select[tuple[object, ...]]:
+    """Every line sharing a lettering code with a line changed since ``:since``."""
+    changed = F_ECRITUREC.alias("changed")
+    codes = (
+        select(changed.c.CT_Num, changed.c.EC_Lettrage)
+        .where(
+            changed.c.cbModification >= bindparam("since"),
+            changed.c.CT_Num.is_not(None),
+            changed.c.EC_Lettrage.is_not(None),
+            changed.c.EC_Lettrage != "",
+        )
+        .distinct()
+        .subquery("codes")
+    )
+    return _open_lines(accounts).join(
+        codes, and_(codes.c.CT_Num == E.CT_Num, codes.c.EC_Lettrage == E.EC_Lettrage)
+    )
+
+
+def lines(accounts: Sequence[str], *, some: bool) -> Select[tuple[object, ...]]:
+    """``_open_lines`` of every account, or of the ``accounts`` parameter."""
+    query = _open_lines(accounts)
     return query.where(_some(E.CT_Num)) if some else query
 
 
@@ -157,18 +217,25 @@ def disputes(*, some: bool) -> Select[tuple[object, ...]]:
 def changed_lines(accounts: Sequence[str]) -> Select[tuple[object, ...]]:
     """Customer-account lines changed since ``:since``, in (cbModification, cbMarq) order."""
     return (
-        select(E.CT_Num, E.cbModification, E.cbMarq)
+        select(E.CT_Num, E.EC_RefPiece, E.EC_Piece, E.EC_Lettrage, E.cbModification, E.cbMarq)
         .where(E.CT_Num.is_not(None), _accounts(accounts), E.cbModification >= bindparam("since"))
         .order_by(E.cbModification, E.cbMarq)
     )
 
 
 def changed_accounts() -> CompoundSelect[tuple[str]]:
-    """Accounts whose customer record, contacts or recovery dossiers changed since ``:since``."""
+    """Accounts whose customer record or contacts changed since ``:since``."""
     since: BindParameter[datetime] = bindparam("since")
     return union(
         select(C.CT_Num).where(C.cbModification >= since),
         select(K.CT_Num).where(K.cbModification >= since),
+    )
+
+
+def changed_dossiers() -> CompoundSelect[tuple[str]]:
+    """Accounts whose recovery dossiers (or their lines) changed since ``:since``."""
+    since: BindParameter[datetime] = bindparam("since")
+    return union(
         select(D.CT_Num).where(D.cbModification >= since),
         select(D.CT_Num)
         .join(F_DRECOUVREMENTEC, DE.DR_Num == D.DR_Num)

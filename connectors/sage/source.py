@@ -131,46 +131,119 @@ class Sage100Source:
         with self._connected("reading the ledger") as connection:
             marks = [m for m in connection.execute(queries.watermark()).one() if m is not None]
             since = max(marks, default=None)
-            if full or state is None:
-                accounts = None
+            if state is None or full:
+                customers = self._customers(connection, None)
+                invoices, reminders = self._invoices(connection, None)
+                next_cursor = _Cursor(since, now)
             else:
-                accounts = self._touched(connection, state.since)
-                if not accounts:
-                    return Changes(cursor=_Cursor(since or state.since, state.full).dump())
-            customers = self._customers(connection, accounts)
-            invoices, reminders = self._invoices(connection, accounts)
-        next_cursor = _Cursor(
-            since or (state.since if state else None),
-            now if full or state is None else state.full,
-        ).dump()
+                touched = self._touched(connection, state.since)
+                next_cursor = _Cursor(since or state.since, state.full)
+                if touched.empty:
+                    return Changes(cursor=next_cursor.dump())
+                customers = self._customers(connection, touched.all_accounts())
+                invoices, reminders = self._invoices(connection, sorted(touched.accounts))
+                overlap = timedelta(minutes=self.options.overlap_minutes)
+                start = None if state.since is None else state.since - overlap
+                more, more_reminders = self._pieces(connection, touched, since=start)
+                invoices += more
+                reminders += more_reminders
         log.info(
-            "sage100 pull full=%s accounts=%s invoices=%d",
-            full,
-            "all" if accounts is None else len(accounts),
-            len(invoices),
+            "sage100 pull full=%s customers=%d invoices=%d", full, len(customers), len(invoices)
         )
         return Changes(
             customers=customers,
             invoices=invoices,
             reminders=reminders,
-            cursor=next_cursor,
+            cursor=next_cursor.dump(),
             full=full,
         )
 
-    def _touched(self, connection: Connection, since: datetime | None) -> list[str]:
-        """Accounts with anything changed since ``since`` minus the overlap window."""
+    def _touched(self, connection: Connection, since: datetime | None) -> _Touched:
+        """What changed since ``since`` minus the overlap window: the pieces and lettering
+        codes of changed lines, and the accounts whose record, contacts or dossiers changed."""
+        touched = _Touched()
         if since is None:
-            return []
+            return touched
         start = since - timedelta(minutes=self.options.overlap_minutes)
-        seen: dict[str, None] = {}
-        for row in connection.execute(
-            queries.changed_lines(self.options.accounts), {"since": start}
-        ):
-            seen.setdefault(row.CT_Num, None)
+        query = queries.changed_lines(self.options.accounts)
+        for row in connection.execute(query, {"since": start}):
+            ref = (row.EC_RefPiece or "").strip() or (row.EC_Piece or "").strip()
+            touched.refs.add((row.CT_Num, ref))
+            code = (row.EC_Lettrage or "").strip()
+            if code:
+                touched.codes.add((row.CT_Num, code))
         for row in connection.execute(queries.changed_accounts(), {"since": start}):
             if row.CT_Num:
-                seen.setdefault(row.CT_Num, None)
-        return list(seen)
+                touched.records.add(row.CT_Num)
+        for row in connection.execute(queries.changed_dossiers(), {"since": start}):
+            if row.CT_Num:
+                touched.accounts.add(row.CT_Num)  # disputes: read the whole account again
+        touched.refs = {key for key in touched.refs if key[0] not in touched.accounts}
+        touched.codes = {key for key in touched.codes if key[0] not in touched.accounts}
+        return touched
+
+    def _pieces(
+        self, connection: Connection, touched: _Touched, *, since: datetime | None = None
+    ) -> tuple[list[Invoice], list[Reminder]]:
+        """The invoices and credits of the changed pieces, each read whole: every line of the
+        piece, and every line sharing one of its lettering codes (until nothing new).
+
+        With ``since``, the first read joins the lines changed since then in the database
+        (two statements, whatever the number of changes); later reads, usually small,
+        name the pieces and codes found.
+        """
+        refs, codes = set(touched.refs), set(touched.codes)
+        found: dict[int, Line] = {}
+        cutoff = self._cutoff()
+        if since is None:
+            rows = self._piece_rows(connection, refs, codes, cutoff)
+        else:
+            params = {"since": since, "cutoff": cutoff}
+            rows = [
+                *connection.execute(queries.lines_of_changed_pieces(self.options.accounts), params),
+                *connection.execute(queries.lines_of_changed_codes(self.options.accounts), params),
+            ]
+        while rows:
+            wanted_refs: set[tuple[str, str]] = set()
+            wanted_codes: set[tuple[str, str]] = set()
+            for row in rows:
+                line = self._line(row)
+                key, code = (line.customer, line.ref), (line.customer, line.code)
+                if key not in refs and not (line.code and code in codes):
+                    continue  # another piece with the same number, or another account
+                found[line.marq] = line
+                if line.code and code not in codes:
+                    codes.add(code)
+                    wanted_codes.add(code)
+                if line.debit and key not in refs:
+                    refs.add(key)
+                    wanted_refs.add(key)
+            rows = self._piece_rows(connection, wanted_refs, wanted_codes, cutoff)
+        accounts = sorted({key[0] for key in refs | codes})
+        return self._build(list(found.values()), self._disputes(connection, accounts))
+
+    def _piece_rows(
+        self,
+        connection: Connection,
+        refs: set[tuple[str, str]],
+        codes: set[tuple[str, str]],
+        cutoff: datetime,
+    ) -> list[Any]:
+        if not refs and not codes:
+            return []
+        pairs = [("ref", *key) for key in sorted(refs)] + [("code", *key) for key in sorted(codes)]
+        rows: list[Any] = []
+        query = queries.piece_lines(self.options.accounts)
+        for start in range(0, len(pairs), queries.PAIR_CHUNK):
+            chunk = pairs[start : start + queries.PAIR_CHUNK]
+            params = {
+                "accounts": sorted({p[1] for p in chunk}),
+                "refs": sorted({p[2] for p in chunk if p[0] == "ref"}),
+                "codes": sorted({p[2] for p in chunk if p[0] == "code"}),
+                "cutoff": cutoff,
+            }
+            rows += connection.execute(query, params).all()
+        return rows
 
     def _rows(
         self,
@@ -202,23 +275,31 @@ class Sage100Source:
         function = (contact.CT_Fonction or "").casefold()
         return any(word.casefold() in function for word in self.options.contact_functions)
 
+    def _cutoff(self) -> datetime:
+        """Lettered lines changed since this day are read (invoices paid recently)."""
+        today = datetime.combine(self.clock().date(), datetime.min.time())
+        return today - timedelta(days=self.options.paid_days)
+
     def _invoices(
         self, connection: Connection, accounts: Sequence[str] | None
     ) -> tuple[list[Invoice], list[Reminder]]:
-        cutoff = datetime.combine(self.clock().date(), datetime.min.time()) - timedelta(
-            days=self.options.paid_days
-        )
+        """The invoices and credits of these accounts (None: every account), read whole."""
+        if accounts is not None and not accounts:
+            return [], []
         lines_query = _LinesQuery(self.options.accounts)
-        lines = [
-            self._line(row)
-            for row in self._rows(connection, lines_query, accounts, {"cutoff": cutoff})
-        ]
-        disputes = {
-            link.ec_no: link.dispute
-            for link in (
-                _dispute(row) for row in self._rows(connection, queries.disputes, accounts)
-            )
-        }
+        rows = self._rows(connection, lines_query, accounts, {"cutoff": self._cutoff()})
+        lines = [self._line(row) for row in rows]
+        return self._build(lines, self._disputes(connection, accounts))
+
+    def _disputes(
+        self, connection: Connection, accounts: Sequence[str] | None
+    ) -> dict[int, Dispute]:
+        rows = self._rows(connection, queries.disputes, accounts)
+        return {link.ec_no: link.dispute for link in map(_dispute, rows)}
+
+    def _build(
+        self, lines: list[Line], disputes: Mapping[int, Dispute]
+    ) -> tuple[list[Invoice], list[Reminder]]:
         return build_invoices(
             lines,
             disputes,
@@ -255,10 +336,14 @@ class Sage100Source:
     # -- refresh -------------------------------------------------------------------------
 
     def refresh(self, invoice_ids: Sequence[str]) -> dict[str, Decimal]:
-        """Open amounts as Sage has them now (their accounts' lines read again)."""
-        accounts = sorted({customer_of(i) for i in invoice_ids})
+        """Open amounts as Sage has them now (the invoices' pieces read again)."""
+        touched = _Touched()
+        for invoice_id in invoice_ids:
+            parts = invoice_id.split("|")
+            if len(parts) >= 3:
+                touched.refs.add((parts[0], parts[1]))
         with self._connected("reading open amounts") as connection:
-            invoices, _ = self._invoices(connection, accounts)
+            invoices, _ = self._pieces(connection, touched)
         amounts = {inv.id: inv.open_amount for inv in invoices}
         return {i: amounts.get(i, Decimal("0.00")) for i in invoice_ids}
 
@@ -377,6 +462,24 @@ def _dispute(row: Any) -> DisputeLink:
             closed=sage_date(row.DR_DateFin),
         ),
     )
+
+
+@dataclass(slots=True)
+class _Touched:
+    """What an incremental pull reads again."""
+
+    refs: set[tuple[str, str]] = field(default_factory=set)  # (account, piece) of changed lines
+    codes: set[tuple[str, str]] = field(default_factory=set)  # (account, lettering code)
+    accounts: set[str] = field(default_factory=set)  # read whole (a dossier changed)
+    records: set[str] = field(default_factory=set)  # customer record or contacts changed
+
+    @property
+    def empty(self) -> bool:
+        return not (self.refs or self.codes or self.accounts or self.records)
+
+    def all_accounts(self) -> list[str]:
+        keys = self.refs | self.codes
+        return sorted({k[0] for k in keys} | self.accounts | self.records)
 
 
 @dataclass(frozen=True, slots=True)

@@ -264,3 +264,22 @@ def test_a_database_that_is_not_sage_is_a_config_error(tmp_path: object) -> None
         source.pull(None)
     assert caught.value.kind == "config"
     assert "relance sage check" in str(caught.value)
+
+
+def test_a_new_partial_payment_reduces_its_invoice_in_an_incremental_pull(
+    sage_url: str, sage_engine: Engine
+) -> None:
+    source = make_source(sage_url, overlap_minutes=1)
+    sage_db.change(sage_engine, "F_COMPTET", {"CT_Num": "CBERNARD"}, CT_Ville="BEAUNE")
+    first = source.pull(None)
+    later = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
+    payment = sage_db.line(
+        43200, "CDUPONT", "VIR DUPONT 3", datetime(2026, 11, 28), "250", sens=1, journal="BQ1"
+    )
+    sage_db.add(
+        sage_engine, "F_ECRITUREC", [{**payment, "EC_Lettrage": "ab", "cbModification": later}]
+    )
+    invoices = by_id(source.pull(first.cursor))
+    # Only the payment line changed; the invoice it is lettered with is read with it.
+    assert invoices["CDUPONT|FA00130|20261130"].open_amount == Decimal("350.00")
+    assert not any(i.number == "VIR DUPONT 3" for i in invoices.values())
