@@ -8,48 +8,21 @@ When no server answers, the PostgreSQL half is skipped and says why.
 
 from __future__ import annotations
 
-import itertools
 import os
 import secrets
 import sys
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine
-from sqlalchemy.exc import SQLAlchemyError
 
 _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 import sage_db  # noqa: E402
-
-from connectors.sage.source import Sage100Source, SageOptions, WriteBack  # noqa: E402
-
-PG_CANDIDATES = [
-    "postgresql+psycopg2://root@127.0.0.1:5432/test",
-    "postgresql+psycopg2://postgres@127.0.0.1:5432/test",
-]
-TODAY = datetime(2026, 12, 2, 9, 0)
-_schemas = itertools.count(1)
-
-
-def pg_admin() -> tuple[Engine, str] | str:
-    env = os.environ.get("RELANCE_TEST_PG_URL")
-    reasons = []
-    for url in [env] if env else PG_CANDIDATES:
-        engine = create_engine(url, isolation_level="AUTOCOMMIT")
-        try:
-            with engine.connect() as connection:
-                connection.exec_driver_sql("SELECT 1")
-        except SQLAlchemyError as error:
-            engine.dispose()
-            reasons.append(f"{url}: {' '.join(str(getattr(error, 'orig', error)).split())}")
-            continue
-        return engine, url
-    return "PostgreSQL unreachable: " + "; ".join(reasons)
+from sage_support import pg_admin, pg_schema  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -67,15 +40,6 @@ def pg_database() -> Iterator[str]:
         with engine.connect() as connection:
             connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         engine.dispose()
-
-
-def pg_schema(database_url: str) -> str:
-    schema = f"sage{next(_schemas)}_{secrets.token_hex(3)}"
-    engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    engine.dispose()
-    return f"{database_url}?options=-csearch_path%3D{schema}"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -96,12 +60,3 @@ def sage_engine(sage_url: str) -> Iterator[Engine]:
     engine = create_engine(sage_url)
     yield engine
     engine.dispose()
-
-
-def make_source(url: str, **options: object) -> Sage100Source:
-    write = options.pop("write_back", WriteBack())
-    assert isinstance(write, WriteBack)
-    return Sage100Source(
-        SageOptions(url=url, write_back=write, **options),  # type: ignore[arg-type]
-        clock=lambda: TODAY,
-    )

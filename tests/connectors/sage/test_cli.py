@@ -171,7 +171,7 @@ def test_a_second_sync_reads_the_changes_and_sends_nothing_twice(
 
 @pytest.fixture
 def pg_sage(request: pytest.FixtureRequest) -> Iterator[tuple[str, Engine]]:
-    from conftest import pg_schema
+    from sage_support import pg_schema
 
     url = pg_schema(request.getfixturevalue("pg_database"))
     engine = create_engine(url)

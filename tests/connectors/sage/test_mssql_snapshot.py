@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import make_source
+from sage_support import make_source
 from sqlalchemy import event
 from sqlalchemy.dialects import mssql
 from sqlalchemy.sql import ClauseElement

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 import sage_db
-from conftest import TODAY, make_source
+from sage_support import TODAY, make_source
 from sqlalchemy import Engine
 
 from connectors.sage.source import WriteBack
