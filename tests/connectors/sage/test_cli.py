@@ -129,6 +129,19 @@ def test_sync_reminds_respecting_sage_history_and_disputes_and_writes_back_the_l
         (False, [{"id": "CDUPONT|FA00125|20261115", "step": 1}]),
         (True, [{"id": "CDUPONT|FA00125|20261015", "step": 1}]),
     ]
+    martin = relance(
+        "history",
+        "--config",
+        tmp_path / "relance.toml",
+        "--customer",
+        "CMARTINBTP",
+        "--json",
+        cwd=tmp_path,
+    )
+    # FA00131 is in recovery dossier REC0007 with reason "Litige qualité": left alone.
+    assert [e["invoices"] for e in json.loads(martin.out)] == [
+        [{"id": "CMARTINBTP|FA00140|20261120", "step": 1}]
+    ]
     after = comptet(sage_engine)
     assert (after["CDUPONT"]["Relance niveau"], after["CMARTINBTP"]["Relance niveau"]) == ("1", "1")
     for num, row in after.items():
