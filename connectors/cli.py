@@ -104,6 +104,7 @@ class LazyGroup(click.Group):
         "report": "connectors.cli_daemon:report_command",
         "pennylane": "connectors.pennylane.commands:pennylane_group",
         "odoo-export": "connectors.odoo_export:odoo_export_command",
+        "sage": "connectors.cli_sage:sage_group",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -61,7 +61,9 @@ Source kinds and their keys:
   ("Relance"), ``levels`` (4), ``contacts`` (true), ``native_reminders_off``
   (false), ``timeout`` (30 s);
 - ``sage100``: ``url`` (a SQLAlchemy URL without password), ``password_env`` or
-  ``password_file``.
+  ``password_file``, ``accounts`` (``411``), ``currency``, ``overlap_minutes``,
+  ``full_every_hours``, ``paid_days``, ``opening_journals``, ``contact_functions``,
+  ``history_plan``, ``history_step_offset``, ``write_back`` (docs/sage.md).
 
 The demo, jsonfile, fec and pennylane keys are those ``connectors.sources.build_source``
 reads: ``company.source_options()`` hands them over, paths resolved.
@@ -129,6 +131,7 @@ __all__ = [
     "LetterSettings",
     "PennylaneSource",
     "Sage100Source",
+    "Sage100WriteBack",
     "Settings",
     "SmsSettings",
     "SmtpSettings",
@@ -237,14 +240,35 @@ class PennylaneSource(_Model):
     token: SecretStr | None = Field(default=None, exclude=True)
 
 
+class Sage100WriteBack(_Model):
+    """Information libre columns of F_COMPTET the daemon writes (docs/sage.md); unset: none."""
+
+    reminder_level: NonEmpty | None = None  # e.g. "Relance niveau"
+    dispute: NonEmpty | None = None  # e.g. "Litige"
+    escalated: NonEmpty | None = None  # e.g. "Contentieux"
+
+
 class Sage100Source(_Model):
-    """Sage 100's SQL Server database; the password from ``password_env`` or ``password_file``."""
+    """Sage 100's SQL Server database; the password from ``password_env`` or ``password_file``.
+
+    See docs/sage.md for what each key changes.
+    """
 
     kind: Literal["sage100"]
-    url: str = Field(min_length=1)
+    url: str = Field(min_length=1)  # mssql+pymssql://relance_ro@srv-sage:1433/BIJOU
     password_env: EnvName | None = None
     password_file: ConfigPath | None = None
     password: SecretStr | None = Field(default=None, exclude=True)
+    accounts: tuple[NonEmpty, ...] = ("411",)  # customer (collective) account prefixes
+    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")  # the dossier's currency
+    overlap_minutes: int = Field(default=10, ge=0, le=1440)  # re-read before the watermark
+    full_every_hours: int = Field(default=24, ge=1, le=744)  # full read: catches deletions
+    paid_days: int = Field(default=400, ge=0, le=3660)  # lettered lines this recent are read
+    opening_journals: tuple[NonEmpty, ...] = ("RAN",)  # journals of opening (à-nouveau) entries
+    contact_functions: tuple[NonEmpty, ...] = ("compta", "recouvrement")  # collection contacts
+    history_plan: NonEmpty = "standard"  # the plan Sage's own reminder levels count for
+    history_step_offset: int = Field(default=1, ge=0, le=20)  # Sage level n = plan step n+this
+    write_back: Sage100WriteBack = Field(default_factory=Sage100WriteBack)
 
 
 SourceSettings = Annotated[
@@ -336,13 +360,14 @@ class CompanySettings(_Model):
 
     def source_options(self) -> dict[str, Any]:
         """The source's keys for ``connectors.sources.build_source(kind, options, company=id)``:
-        paths resolved, unset keys and secrets left out (but the Pennylane token, as a
-        ``SecretStr``)."""
+        paths resolved, unset keys left out; a secret read at load (the Pennylane
+        ``token``, the Sage ``password``) is handed over as a ``SecretStr``, which
+        prints as '**********' wherever it ends up."""
         options = self.source.model_dump(exclude={"kind"}, exclude_none=True)
-        # Secrets are left out of every dump; the Pennylane source gets its token as
-        # a SecretStr, which prints as '**********' wherever it ends up.
-        if isinstance(self.source, PennylaneSource) and self.source.token is not None:
-            options["token"] = self.source.token
+        for name in ("token", "password"):
+            secret = getattr(self.source, name, None)
+            if isinstance(secret, SecretStr):
+                options[name] = secret
         return options
 
 

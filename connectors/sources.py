@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from connectors.fec.source import FecSource
     from connectors.jsonfile.source import JsonFileSource
     from connectors.pennylane.source import PennylaneSource
+    from connectors.sage.source import Sage100Source
 
 __all__ = [
     "FLAG_KINDS",
@@ -412,6 +413,10 @@ def _pennylane(settings: Mapping[str, Any], company: str) -> PennylaneSource:
         levels=read.integer("levels", 4, low=1, high=20),
         contacts=contacts,
     )
+def _sage100(settings: Mapping[str, Any], company: str) -> Sage100Source:
+    from connectors.sage.build import sage_source
+
+    return sage_source(settings, company)
 
 
 _BUILDERS: dict[str, Callable[[Mapping[str, Any], str], Source]] = {
@@ -419,6 +424,7 @@ _BUILDERS: dict[str, Callable[[Mapping[str, Any], str], Source]] = {
     "demo": _demo,
     "fec": _fec,
     "pennylane": _pennylane,
+    "sage100": _sage100,
 }
 SOURCE_KINDS: tuple[str, ...] = tuple(_BUILDERS)
 
@@ -440,6 +446,8 @@ def build_source(kind: str, settings: Mapping[str, Any], *, company: str) -> Sou
     * ``demo``: ``seed`` (from the company name), ``customers`` (300),
       ``invoices`` (5000), ``start`` (the simulation's first day; the day the
       daemon starts), ``today`` (pins the simulated day; the clock otherwise).
+    * ``sage100``: the keys of ``connectors.settings.Sage100Source`` (``url``,
+      ``password`` as read at load, ``accounts``, ``write_back``...; docs/sage.md).
     """
     builder = _BUILDERS.get(kind)
     if builder is None:

@@ -56,7 +56,21 @@ def test_source_error_kinds() -> None:
 
 
 def test_kinds() -> None:
-    assert set(SOURCE_KINDS) == {"jsonfile", "demo", "fec", "pennylane"}
+    assert set(SOURCE_KINDS) == {"jsonfile", "demo", "fec", "pennylane", "sage100"}
+
+
+def test_build_sage100_takes_the_password_read_at_load_and_checks_its_settings() -> None:
+    from pydantic import SecretStr
+
+    from connectors.sage.source import Sage100Source
+
+    options = {"url": "mssql+pymssql://relance_ro@srv/BIJOU", "password": SecretStr("s3cret")}
+    built = build_source("sage100", options, company="bijou")
+    assert isinstance(built, Sage100Source) and isinstance(built, Source)
+    assert built.options.password == "s3cret" and "s3cret" not in repr(built)
+    with pytest.raises(SourceError) as caught:
+        build_source("sage100", {**options, "overlap_minutes": -1}, company="bijou")
+    assert "setting 'overlap_minutes'" in str(caught.value) and caught.value.kind == "config"
 
 
 def test_build_jsonfile(tmp_path: Path) -> None:
