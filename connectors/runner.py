@@ -147,8 +147,15 @@ class Runner:
             count = self.store.upsert_customers(tx, company.id, changes.customers)
             count += self.store.upsert_invoices(tx, company.id, changes.invoices)
             self.store.upsert_reminders(tx, company.id, changes.reminders)
-            if changes.deleted_invoice_ids:
-                self.store.delete_invoices(tx, company.id, changes.deleted_invoice_ids)
+            gone = list(changes.deleted_invoice_ids)
+            if changes.full:
+                # A full snapshot is all the source has: what the store holds beyond it
+                # was deleted at the source (read in this transaction, deleted in it).
+                kept = {inv.id for inv in changes.invoices}
+                gone = [i for i in self.store.invoice_ids(company.id, tx) if i not in kept]
+            if gone:
+                deleted = self.store.delete_invoices(tx, company.id, gone)
+                log.info("deleted company=%s invoices=%d", company.id, deleted)
             if changes.cursor is not None:
                 self.store.set_cursor(tx, company.id, source.name, changes.cursor, now=self.clock())
         log.info(

@@ -441,6 +441,18 @@ class Store:
                 deleted += result.rowcount
         return deleted
 
+    def invoice_ids(self, company: str, tx: Tx | None = None) -> set[str]:
+        """Every invoice and credit-note id the store holds for ``company`` (open or not):
+        what a full snapshot is compared with to find the invoices gone from the source.
+        With ``tx``, read inside that unit of work (so the deletion that follows sees
+        the same state)."""
+        query = select(INVOICES.c.id).where(INVOICES.c.company == company)
+        if tx is not None:
+            with self._errors(f"listing the invoices of {company!r}"):
+                return set(tx.connection.scalars(query))
+        with self._read(f"listing the invoices of {company!r}") as connection:
+            return set(connection.scalars(query))
+
     def upsert_reminders(self, tx: Tx, company: str, reminders: Iterable[Reminder]) -> int:
         """Write journal entries by key; an entry written again replaces its lines."""
         entries = {r.key: r for r in reminders}
