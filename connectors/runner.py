@@ -29,7 +29,7 @@ from connectors.delivery.smtp import SmtpSettings as SmtpEndpoint
 from connectors.delivery.statement import statement_pdf
 from connectors.delivery.worklist import PhoneTask, phone_task, write_worklist
 from connectors.settings import CompanySettings, Settings
-from connectors.sources import Flag, Source, build_source
+from connectors.sources import Flag, FlagValue, Source, build_source
 from connectors.store.store import OutboxRow, Store
 from core.actions import Action
 from core.engine import Planner, check_manual_plans
@@ -332,25 +332,72 @@ class Runner:
     # -- write-back --------------------------------------------------------------------
 
     def push(self, company: CompanySettings, source: Source) -> int:
-        """Reminder levels of the invoices in the journal, written back once each."""
-        pushed = self.store.pushed_values(company.id, "reminder_level")
-        flags: list[Flag] = []
-        for row in self.store.outbox_rows(company.id, states=("sent",), limit=1_000_000):
-            sent = (row.sent_at or self.clock()).date()
-            for inv in row.action.invoices:
-                value = str(inv.step)
-                if pushed.get(inv.id) != value:
-                    pushed[inv.id] = value
-                    flags.append(Flag("reminder_level", inv.id, inv.step, sent))
+        """Reminder levels, dispute and escalation flags that changed since they were
+        last written back, each pushed once (the ``pushed`` table records what the
+        source said it wrote)."""
+        today = self.clock().date()
+        flags = self._level_flags(company, today) + self._state_flags(company, today)
         if not flags:
             return 0
         written = source.push(flags)
         with self.store.transaction() as tx:
             for flag in written:
                 self.store.record_push(
-                    tx, company.id, flag.kind, flag.ref, str(flag.value), self.clock()
+                    tx, company.id, flag.kind, flag.ref, pushed_text(flag.value), self.clock()
                 )
+        log.info("pushed company=%s flags=%d written=%d", company.id, len(flags), len(written))
         return len(written)
+
+    def _level_flags(self, company: CompanySettings, today: date) -> list[Flag]:
+        pushed = self.store.pushed_values(company.id, "reminder_level")
+        latest: dict[str, tuple[int, date]] = {}
+        for invoice_id, step, sent_at in self.store.sent_steps(company.id):
+            latest[invoice_id] = (step, sent_at.date() if sent_at else today)
+        return [
+            Flag("reminder_level", invoice_id, step, day)
+            for invoice_id, (step, day) in latest.items()
+            if pushed.get(invoice_id) != pushed_text(step)
+        ]
+
+    def _state_flags(self, company: CompanySettings, today: date) -> list[Flag]:
+        """Dispute opened / closed and escalated set / cleared, against what was pushed.
+        A dispute that was already closed before any push says nothing new."""
+        disputes = self.store.pushed_values(company.id, "dispute")
+        escalations = self.store.pushed_values(company.id, "escalated")
+        flags: list[Flag] = []
+        seen: set[str] = set()
+        for state in self.store.flag_states(company.id):
+            seen.add(state.invoice_id)
+            before = disputes.get(state.invoice_id)
+            if state.dispute_open:
+                if before != pushed_text(state.dispute_reason):
+                    day = state.dispute_opened or today
+                    flags.append(Flag("dispute", state.invoice_id, state.dispute_reason, day))
+            elif before not in (None, ""):
+                flags.append(Flag("dispute", state.invoice_id, None, state.dispute_closed or today))
+            if state.escalated and escalations.get(state.invoice_id) != "true":
+                flags.append(Flag("escalated", state.invoice_id, True, today))
+        # Pushed as open or escalated, now with no dispute or escalation at all:
+        # cleared (if the invoice is still there).
+        stale_disputes = [r for r, v in disputes.items() if r not in seen and v != ""]
+        stale_escalations = [r for r, v in escalations.items() if r not in seen and v == "true"]
+        if stale_disputes or stale_escalations:
+            present = self.store.invoice_ids(company.id)
+            flags.extend(Flag("dispute", r, None, today) for r in stale_disputes if r in present)
+            flags.extend(
+                Flag("escalated", r, False, today) for r in stale_escalations if r in present
+            )
+        return flags
+
+
+def pushed_text(value: FlagValue) -> str:
+    """How a pushed value is remembered: a closed dispute is "", booleans are
+    "true"/"false", a step or a reason is its text."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def still_due(action: Action, fresh: dict[str, Decimal]) -> Action | None:

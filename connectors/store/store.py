@@ -148,6 +148,21 @@ class RunRow:
     error: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class FlagState:
+    """An invoice's dispute and escalation, as the store holds them."""
+
+    invoice_id: str
+    dispute_reason: str | None
+    dispute_opened: date | None
+    dispute_closed: date | None
+    escalated: bool
+
+    @property
+    def dispute_open(self) -> bool:
+        return self.dispute_reason is not None and self.dispute_closed is None
+
+
 class Tx:
     """One unit of work, from ``Store.transaction()``: pass it to the writers."""
 
@@ -1070,6 +1085,36 @@ class Store:
         return [RunRow(a, b, c, d, e, f or {}, g) for a, b, c, d, e, f, g in rows]
 
     # -- write-back -------------------------------------------------------
+
+    def flag_states(self, company: str) -> list[FlagState]:
+        """The invoices that have a dispute (open or closed) or are escalated: what
+        the dispute and escalation flags pushed back to the source are read from."""
+        i = INVOICES.c
+        with self._read(f"reading the dispute and escalation state of {company!r}") as connection:
+            rows = connection.execute(
+                select(i.id, i.dispute_reason, i.dispute_opened, i.dispute_closed, i.escalated)
+                .where(
+                    i.company == company, or_(i.dispute_reason.is_not(None), i.escalated.is_(True))
+                )
+                .order_by(i.id)
+            ).all()
+        return [FlagState(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
+
+    def sent_steps(self, company: str) -> list[tuple[str, int, datetime | None]]:
+        """(invoice id, step, sent at) of every invoice listed in a sent outbox row,
+        oldest first: the reminder levels to push back."""
+        o = OUTBOX.c
+        with self._read(f"reading the sent reminders of {company!r}") as connection:
+            rows = connection.execute(
+                select(o.payload, o.sent_at)
+                .where(o.company == company, o.state == "sent")
+                .order_by(o.sent_at, o.id)
+            ).all()
+        return [
+            (inv.id, inv.step, sent_at)
+            for payload, sent_at in rows
+            for inv in action_from_payload(payload).invoices
+        ]
 
     def record_push(
         self, tx: Tx, company: str, kind: str, ref: str, value: str, now: datetime

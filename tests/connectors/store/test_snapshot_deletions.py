@@ -15,8 +15,8 @@ from connectors.sources import Changes, Flag
 from connectors.store import Store
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sources"))
-from runner_support import ledger_document, write_config, write_ledger  # noqa: E402
-from source_samples import realistic_rows, write_fec  # noqa: E402
+from runner_support import ledger_document, write_config, write_ledger
+from source_samples import realistic_rows, write_fec
 
 
 def runner(tmp: Path, store: Store, source: str = "") -> Runner:
