@@ -14,7 +14,7 @@ import socket
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from connectors.delivery.statement import statement_pdf
 from connectors.delivery.worklist import PhoneTask, phone_task, write_worklist
 from connectors.settings import CompanySettings, Settings
 from connectors.sources import Flag, FlagValue, Source, build_source
-from connectors.store.store import OutboxRow, Store
+from connectors.store.store import ClaimLost, OutboxRow, Store
 from core.actions import Action
 from core.engine import Planner, check_manual_plans
 from core.model import ZERO, Customer
@@ -43,6 +43,8 @@ MAX_ATTEMPTS = 5
 BATCH = 500
 PAPER_CHANNELS = ("letter", "formal_notice")
 TIMED_CHANNELS = ("sms", "phone")
+# A message whose connection was lost after the final dot is checked again this late.
+UNCONFIRMED_RETRY = timedelta(seconds=60)
 
 
 @dataclass
@@ -179,6 +181,7 @@ class Runner:
         self, company: CompanySettings, source: Source, day: date, report: CycleReport
     ) -> None:
         now = self.clock()
+        self.release_dead_claims(company.id, now)
         self.store.reap(company.id, now)
         rows = self.store.claim(company.id, self.worker, BATCH, LEASE_SECONDS, now)
         if not rows:
@@ -208,6 +211,16 @@ class Runner:
             write_worklist(phone_tasks, worklist.csv, worklist.xlsx)
             report.outputs.extend(str(p) for p in (worklist.csv, worklist.xlsx) if p)
 
+    def release_dead_claims(self, company: str, now: datetime) -> int:
+        """Claims held by a process of this host that is gone (killed, crashed) are
+        put back at once instead of waiting for their lease to expire."""
+        released = 0
+        for worker in self.store.claimants(company):
+            if worker != self.worker and local_worker_is_dead(worker):
+                released += self.store.release(company, worker, now)
+                log.warning("released claims company=%s of dead worker=%s", company, worker)
+        return released
+
     def _fresh_amounts(
         self, company: CompanySettings, source: Source, rows: Sequence[OutboxRow]
     ) -> dict[str, Decimal]:
@@ -233,6 +246,8 @@ class Runner:
         report: CycleReport,
     ) -> None:
         now = self.clock()
+        if row.may_have_been_sent and self._settle_unconfirmed(company, row, channels, report):
+            return
         action = still_due(row.action, fresh)
         if action is None:
             self.store.mark_cancelled(company.id, row.key, "paid since planning", now=now)
@@ -266,22 +281,41 @@ class Runner:
             report.deferred += 1
             return
         message = self._message(company, action, customer, rendered, sender, day, language)
-        self.store.record_attempt(
-            company.id,
-            row.key,
-            message.message_id,
-            now,
-            worker=self.worker,
-            subject=rendered.subject,
-            body=rendered.body,
-        )
+
+        def record_attempt() -> None:
+            self.store.record_attempt(
+                company.id,
+                row.key,
+                message.message_id,
+                self.clock(),
+                worker=self.worker,
+                subject=rendered.subject,
+                body=rendered.body,
+            )
+
         try:
             if action.channel in ("phone", "escalation"):
                 # Calls and hand-overs are tasks for people: the worklist.
+                record_attempt()
                 phone_tasks.append(phone_task(action, customer, rendered))
+            elif action.channel == "email":
+                # The attempt is stored just before the final dot (see SmtpDeliverer.send).
+                channels.smtp().send(message, before_dot=record_attempt)
             else:
+                record_attempt()
                 channels.send(action, message)
+        except ClaimLost as lost:
+            log.warning("not sent company=%s key=%s: %s", company.id, row.key, lost)
+            return
         except DeliveryError as error:
+            if error.maybe_delivered:
+                # Not a failure to count: the next claim settles it by the channel check.
+                self.store.defer(
+                    company.id, row.key, self.clock() + UNCONFIRMED_RETRY, now, str(error)
+                )
+                report.deferred += 1
+                log.warning("unconfirmed company=%s key=%s error=%s", company.id, row.key, error)
+                return
             state = self.store.mark_failed(
                 company.id,
                 row.key,
@@ -308,6 +342,45 @@ class Runner:
             action.channel,
             action.customer_id,
         )
+
+    def _settle_unconfirmed(
+        self, company: CompanySettings, row: OutboxRow, channels: _Channels, report: CycleReport
+    ) -> bool:
+        """A row whose last attempt never concluded (a crash, a connection lost after
+        the final dot): ask the channel before sending again.  True when settled
+        here (confirmed as sent, or held); False when it is to be sent (again).
+
+        Letters and SMS are idempotent per key at the channel (the file is there,
+        the provider knows the key), so sending again is the check.  E-mail asks
+        the relay's accepted log; without one, the message is held, not resent."""
+        if row.channel != "email" or row.message_id is None:
+            return False
+        now = self.clock()
+        try:
+            accepted = channels.accepted(row.message_id)
+        except DeliveryError as error:
+            self.store.defer(company.id, row.key, now + UNCONFIRMED_RETRY, now, str(error))
+            report.deferred += 1
+            return True
+        if accepted is True:
+            self.store.mark_sent(company.id, row.key, row.message_id, now)
+            report.sent += 1
+            log.info("confirmed company=%s key=%s by=accepted_log", company.id, row.key)
+            return True
+        if accepted is None:
+            self.store.mark_failed(
+                company.id,
+                row.key,
+                "unconfirmed: the message may have gone out before a crash and no"
+                " [delivery.smtp] accepted_log can tell; not resent (check the mailbox)",
+                now,
+                1,
+            )
+            report.failed += 1
+            log.warning("held unconfirmed company=%s key=%s", company.id, row.key)
+            return True
+        log.info("resending company=%s key=%s: not in the accepted log", company.id, row.key)
+        return False
 
     def _message(
         self,
@@ -400,6 +473,21 @@ def pushed_text(value: FlagValue) -> str:
     return str(value)
 
 
+def local_worker_is_dead(worker: str) -> bool:
+    """Whether ``worker`` (``host:pid``, see ``worker_name``) is a process of this host
+    that no longer runs.  A worker of another host is never judged from here."""
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
 def still_due(action: Action, fresh: dict[str, Decimal]) -> Action | None:
     """The action with invoices paid since planning left out (None: nothing left)."""
     listed = tuple(
@@ -434,6 +522,7 @@ class _Channels:
         self._smtp: SmtpDeliverer | None = None
         self._letters: LetterWriter | None = None
         self._sms: SmsProvider | None = None
+        self._accepted: str | None = None
 
     def __enter__(self) -> _Channels:
         return self
@@ -463,6 +552,23 @@ class _Channels:
         if self._letters is None:
             self._letters = LetterWriter(Path(self.settings.delivery.letters.output_dir))
         return self._letters
+
+    def accepted(self, message_id: str) -> bool | None:
+        """Whether the relay's accepted log names ``message_id``; None without a log.
+        The log is read once per batch, when a row first needs it."""
+        smtp = self.settings.delivery.smtp
+        if smtp is None or smtp.accepted_log is None:
+            return None
+        if self._accepted is None:
+            try:
+                self._accepted = Path(smtp.accepted_log).read_text("utf-8", "replace")
+            except FileNotFoundError:
+                self._accepted = ""
+            except OSError as error:
+                raise DeliveryError(
+                    True, f"cannot read the SMTP accepted_log {smtp.accepted_log}: {error}"
+                ) from error
+        return message_id in self._accepted
 
     def sms(self) -> SmsProvider:
         if self._sms is None:

@@ -27,6 +27,7 @@ password_env = "RELANCE_SMTP_PASSWORD"  # or password_file = "/etc/relance/smtp"
 from_address = "compta@example.fr"  # or "Dupont Frères <compta@dupont.fr>"
 reply_to = "relances@example.fr"    # optional
 timeout = 30                        # seconds
+# accepted_log = "/var/log/relay/accepted.log"  # the relay's log of accepted Message-IDs
 
 [delivery.letters]
 output_dir = "out/letters"
@@ -252,6 +253,10 @@ class SmtpSettings(_Model):
     from_address: str = Field(pattern=r"^[^@\s]+@[^@\s]+$|^.*<[^@\s<>]+@[^@\s<>]+>$")
     reply_to: str | None = None
     timeout: float = Field(default=30.0, gt=0)
+    # A file where the relay writes the Message-ID of each message it accepted,
+    # before it answers 250: read after a crash to settle a message that may have
+    # gone out (docs/daemon.md, "Exactly once").  Unset: such a message is held.
+    accepted_log: ConfigPath | None = None
     password: SecretStr | None = Field(default=None, exclude=True)
 
     @model_validator(mode="before")

@@ -820,6 +820,31 @@ class Store:
             )
         return int(result.rowcount)
 
+    def claimants(self, company: str) -> set[str]:
+        """The workers holding claimed rows of ``company`` (expired leases included)."""
+        o = OUTBOX.c
+        with self._read(f"listing the claimants of {company!r}") as connection:
+            return set(
+                connection.scalars(
+                    select(o.claimed_by)
+                    .where(o.company == company, o.state == "claimed", o.claimed_by.is_not(None))
+                    .distinct()
+                )
+            )
+
+    def release(self, company: str, worker: str, now: datetime) -> int:
+        """Put back every row ``worker`` holds (it died, or it stops before sending
+        them): pending again, keeping what they recorded of an attempt, so a row
+        that may have gone out is checked before any resend.  Returns how many."""
+        o = OUTBOX.c
+        with self._write(f"releasing the claims of {worker!r}") as connection:
+            result = connection.execute(
+                update(OUTBOX)
+                .where(o.company == company, o.state == "claimed", o.claimed_by == worker)
+                .values(state="pending", claimed_by=None, claim_expires_at=None, updated_at=now)
+            )
+        return int(result.rowcount)
+
     def _state(self, connection: Connection, company: str, key: str) -> Any:
         o = OUTBOX.c
         row = connection.execute(
