@@ -12,12 +12,12 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from connectors.delivery.errors import DeliveryError
 from connectors.delivery.hours import next_sending_time, within_sending_hours
@@ -62,10 +62,32 @@ class CycleReport:
     failed: int = 0
     deferred: int = 0
     pushed: int = 0
+    # A stop (SIGTERM/SIGINT) was asked for: the cycle ended after its current step.
+    stopped: bool = False
     outputs: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if k not in ("company", "outputs")}
+
+
+Advance = Callable[[int], None]
+
+
+class Progress(Protocol):
+    """Shows how far a long step is (the CLI draws rich progress bars on a terminal)."""
+
+    def step(self, name: str, total: int | None = None) -> AbstractContextManager[Advance]:
+        """A step about to run: ``total`` units (unknown: None); the context gives the
+        function to call with the units just done."""
+        ...
+
+
+class NoProgress:
+    """Draws nothing (not a terminal, tests, the library)."""
+
+    @contextmanager
+    def step(self, name: str, total: int | None = None) -> Iterator[Advance]:
+        yield lambda done: None
 
 
 def utc_now() -> datetime:
@@ -86,10 +108,15 @@ class Runner:
         *,
         clock: Callable[[], datetime] = utc_now,
         sources: dict[str, Source] | None = None,
+        stop: Callable[[], bool] = lambda: False,
+        progress: Progress | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.clock = clock
+        # Asked between steps (and between delivered rows): True ends the cycle there.
+        self.stop = stop
+        self.progress: Progress = progress or NoProgress()
         self.worker = worker_name()
         # Sources built once per company and kept: a demo source simulates days.
         self._sources: dict[str, Source] = dict(sources or {})
@@ -112,23 +139,7 @@ class Runner:
         report = CycleReport(company.id, dry_run)
         run_id = self.store.start_run(company.id, now)
         try:
-            source = self.source(company)
-            report.pulled = self.pull(company, source)
-            actions = self.plan(company, day)
-            report.actions = len(actions)
-            with self.store.transaction() as tx:
-                report.enqueued = self.store.enqueue(
-                    tx, company.id, actions, dry_run=dry_run, today=day, now=now
-                )
-            log.info(
-                "planned company=%s actions=%d enqueued=%d dry_run=%s",
-                company.id,
-                len(actions),
-                report.enqueued,
-                dry_run,
-            )
-            self.deliver(company, source, day, report)
-            report.pushed = self.push(company, source)
+            self._steps(company, day, now, dry_run, report)
         except Exception as error:
             self.store.finish_run(run_id, "failed", report.counts(), str(error), now=self.clock())
             log.error("cycle failed company=%s error=%s", company.id, error)
@@ -141,9 +152,48 @@ class Runner:
         )
         return report
 
+    def _steps(
+        self, company: CompanySettings, day: date, now: datetime, dry_run: bool, report: CycleReport
+    ) -> None:
+        """Pull, plan and enqueue, deliver, push; a stop asked for ends it between two."""
+        source = self.source(company)
+        report.pulled = self.pull(company, source)
+        if self._stopping(report):
+            return
+        with self.progress.step("plan"):
+            actions = self.plan(company, day)
+            report.actions = len(actions)
+            with self.store.transaction() as tx:
+                report.enqueued = self.store.enqueue(
+                    tx, company.id, actions, dry_run=dry_run, today=day, now=now
+                )
+        log.info(
+            "planned company=%s actions=%d enqueued=%d dry_run=%s",
+            company.id,
+            len(actions),
+            report.enqueued,
+            dry_run,
+        )
+        if self._stopping(report):
+            return
+        self.deliver(company, source, day, report)
+        if self._stopping(report):
+            return
+        report.pushed = self.push(company, source)
+
+    def _stopping(self, report: CycleReport) -> bool:
+        if self.stop():
+            report.stopped = True
+            log.info("stopping company=%s after the current step", report.company)
+        return report.stopped
+
     def pull(self, company: CompanySettings, source: Source) -> int:
         """Changes since the saved cursor, upserted with the new cursor in one transaction."""
         cursor = self.store.get_cursor(company.id, source.name)
+        with self.progress.step("pull"):
+            return self._pull(company, source, cursor)
+
+    def _pull(self, company: CompanySettings, source: Source, cursor: str | None) -> int:
         changes = source.pull(cursor)
         with self.store.transaction() as tx:
             count = self.store.upsert_customers(tx, company.id, changes.customers)
@@ -192,8 +242,15 @@ class Runner:
         config = self.settings.config_for(company.id)
         sender = Sender(**{**config.sender, "language": config.company_language})
         phone_tasks: list[PhoneTask] = []
-        with _Channels(self.settings, company) as channels:
+        with (
+            _Channels(self.settings, company) as channels,
+            self.progress.step("deliver", len(rows)) as advance,
+        ):
             for row in rows:
+                if self._stopping(report):
+                    # The rows not reached go back for the next run.
+                    self.store.release(company.id, self.worker, self.clock())
+                    break
                 self._deliver_row(
                     company,
                     row,
@@ -206,6 +263,7 @@ class Runner:
                     phone_tasks,
                     report,
                 )
+                advance(1)
         if phone_tasks:
             worklist = self.settings.delivery.worklist
             write_worklist(phone_tasks, worklist.csv, worklist.xlsx)

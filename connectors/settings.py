@@ -339,7 +339,8 @@ class Settings(_Model):
     store_password_env: EnvName | None = None
     store_password_file: ConfigPath | None = None
     send: bool = False
-    interval_minutes: int = Field(default=60, ge=1)
+    # Minutes between cycles; fractions allowed (0.5 is thirty seconds).
+    interval_minutes: float = Field(default=60, gt=0)
     timezone: str = "Europe/Paris"
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     companies: tuple[CompanySettings, ...] = ()
@@ -416,7 +417,7 @@ class _Overridable(BaseSettings):
     store_password_env: str | None = None
     store_password_file: str | None = None
     send: bool | None = None
-    interval_minutes: int | None = None
+    interval_minutes: float | None = None
     timezone: str | None = None
     delivery: DeliverySettings | None = None
 
