@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import click
 
-from connectors.cli import FILE, DateParam, dump_json
+from connectors.cli import EXIT_BAD_INPUT, FILE, DateParam, dump_json
 from connectors.runner import Advance, NoProgress, Runner, iter_companies
 from connectors.settings import Settings, load_settings
 from connectors.sources import SourceError
@@ -168,9 +168,10 @@ def sync_command(
     signal.signal(signal.SIGINT, _Stop.handler)
     runner = Runner(settings, store, stop=_Stop.asked)
     bars = sys.stderr.isatty()
-    failures = 0
+    failures: list[int] = []
     try:
         while True:
+            failures = []  # the exit code tells how the last round went
             for entry in companies:
                 if _Stop.requested:
                     break
@@ -178,7 +179,8 @@ def sync_command(
                 try:
                     report = runner.cycle(entry, send=send, today=today)
                 except SourceError as error:
-                    failures += 1
+                    # Bad data is bad input (exit 2 at the end); other source errors, 1.
+                    failures.append(EXIT_BAD_INPUT if error.kind == "data" else 1)
                     click.echo(f"error: {entry.id}: {error}", err=True)
                     continue
                 click.echo(
@@ -198,7 +200,7 @@ def sync_command(
     if _Stop.requested:
         log.info("stopped")
     if failures:
-        sys.exit(1)
+        sys.exit(max(failures))
 
 
 @click.command("status")

@@ -29,7 +29,7 @@ from connectors.delivery.smtp import SmtpSettings as SmtpEndpoint
 from connectors.delivery.statement import statement_pdf
 from connectors.delivery.worklist import PhoneTask, phone_task, write_worklist
 from connectors.settings import CompanySettings, Settings
-from connectors.sources import Flag, FlagValue, Source, build_source
+from connectors.sources import Flag, FlagValue, Source, SourceError, build_source
 from connectors.store.store import ClaimLost, OutboxRow, Store
 from core.actions import Action
 from core.engine import Planner, check_manual_plans
@@ -141,7 +141,14 @@ class Runner:
         try:
             self._steps(company, day, now, dry_run, report)
         except Exception as error:
-            self.store.finish_run(run_id, "failed", report.counts(), str(error), now=self.clock())
+            if isinstance(error, SourceError) and error.kind == "data":
+                # Bad input: nothing of this run stays in the store, not even its record
+                # (the pull wrote nothing); the error is reported to the user instead.
+                self.store.forget_run(run_id)
+            else:
+                self.store.finish_run(
+                    run_id, "failed", report.counts(), str(error), now=self.clock()
+                )
             log.error("cycle failed company=%s error=%s", company.id, error)
             raise
         self.store.finish_run(run_id, "ok", report.counts(), None, now=self.clock())

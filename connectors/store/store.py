@@ -1097,6 +1097,11 @@ class Store:
             if result.rowcount != 1:
                 raise StoreError(f"store {self._where}: no run {run_id}")
 
+    def forget_run(self, run_id: int) -> None:
+        """Remove a run record: a run stopped by bad input leaves the store as it was."""
+        with self._write(f"forgetting run {run_id}") as connection:
+            connection.execute(delete(RUNS).where(RUNS.c.id == run_id))
+
     def last_runs(self, company: str, n: int = 10) -> list[RunRow]:
         """The company's latest runs, newest first."""
         r = RUNS.c
