@@ -120,6 +120,10 @@ class Runner:
         self.worker = worker_name()
         # Sources built once per company and kept: a demo source simulates days.
         self._sources: dict[str, Source] = dict(sources or {})
+        # Incremental planning: the day each company was last planned in full, and
+        # the customers pulls changed since its last plan (None: unknown, all).
+        self._planned: dict[str, date] = {}
+        self._touched: dict[str, set[str] | None] = {}
 
     def source(self, company: CompanySettings) -> Source:
         if company.id not in self._sources:
@@ -168,7 +172,7 @@ class Runner:
         if self._stopping(report):
             return
         with self.progress.step("plan"):
-            actions = self.plan(company, day)
+            actions = self._plan_changes(company, day)
             report.actions = len(actions)
             with self.store.transaction() as tx:
                 report.enqueued = self.store.enqueue(
@@ -217,6 +221,13 @@ class Runner:
                 log.info("deleted company=%s invoices=%d", company.id, deleted)
             if changes.cursor is not None:
                 self.store.set_cursor(tx, company.id, source.name, changes.cursor, now=self.clock())
+        touched: set[str] | None = None
+        if not (changes.full or changes.deleted_invoice_ids):
+            touched = {c.id for c in changes.customers}
+            touched.update(inv.customer_id for inv in changes.invoices)
+            touched.update(r.customer_id for r in changes.reminders)
+        before = self._touched.get(company.id, set())
+        self._touched[company.id] = None if touched is None or before is None else before | touched
         log.info(
             "pulled company=%s source=%s records=%d full=%s",
             company.id,
@@ -226,8 +237,26 @@ class Runner:
         )
         return count
 
-    def plan(self, company: CompanySettings, day: date) -> list[Action]:
-        ledger = self.store.ledger(company.id, day)
+    def _plan_changes(self, company: CompanySettings, day: date) -> list[Action]:
+        """The whole ledger on the first cycle of a day; later that day, only the
+        customers the pulls changed since.  A customer's plan depends on nothing
+        but its own records, the config and the day, so the others would give
+        the actions already enqueued today (same keys: nothing new)."""
+        touched = self._touched.pop(company.id, None)
+        if self._planned.get(company.id) != day or touched is None:
+            self._planned[company.id] = day
+            log.info("plan company=%s customers=all", company.id)
+            return self.plan(company, day)
+        log.info(
+            "plan company=%s customers=%d (changed since today's plan)", company.id, len(touched)
+        )
+        return self.plan(company, day, customers=touched) if touched else []
+
+    def plan(
+        self, company: CompanySettings, day: date, *, customers: set[str] | None = None
+    ) -> list[Action]:
+        """The actions due ``day``, for every customer or only ``customers``."""
+        ledger = self.store.ledger(company.id, day, customers=customers)
         config = self.settings.config_for(company.id)
         check_manual_plans(ledger, config)
         return Planner(ledger, config, day).run()

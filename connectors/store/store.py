@@ -514,58 +514,81 @@ class Store:
 
     # -- the ledger -------------------------------------------------------
 
-    def ledger(self, company: str, today: date, *, currency: str = "EUR") -> Ledger:
+    def ledger(
+        self,
+        company: str,
+        today: date,
+        *,
+        currency: str = "EUR",
+        customers: Iterable[str] | None = None,
+    ) -> Ledger:
         """The company's ledger as of ``today`` (DESIGN §2): its customers, its open
         invoices and credit notes and those paid in the last 365 days, and the
         whole journal.  Invoices whose customer is not in the store are left out,
-        as a ledger file may not hold them."""
+        as a ledger file may not hold them.  With ``customers``, only those
+        customers, their invoices and their journal (a partial plan)."""
+        if customers is not None:
+            return self._partial_ledger(company, today, currency, sorted(set(customers)))
+        with self._read(f"reading the ledger of {company!r}", snapshot=True) as connection:
+            return self._ledger_part(connection, company, today, currency, None)
+
+    def _ledger_part(
+        self,
+        connection: Connection,
+        company: str,
+        today: date,
+        currency: str,
+        only: Sequence[str] | None,
+    ) -> Ledger:
+        """The ledger of the company, or of the customers ``only`` lists."""
         cutoff = today - timedelta(days=PAID_WINDOW_DAYS)
         i = INVOICES.c
-        with self._read(f"reading the ledger of {company!r}", snapshot=True) as connection:
-            customer_rows = connection.execute(
-                select(
-                    CUSTOMERS.c.id,
-                    CUSTOMERS.c.name,
-                    CUSTOMERS.c.kind,
-                    CUSTOMERS.c.emails,
-                    CUSTOMERS.c.phone,
-                    CUSTOMERS.c.language,
-                    CUSTOMERS.c.tags,
-                    CUSTOMERS.c.excluded,
-                    CUSTOMERS.c.plan,
-                    CUSTOMERS.c.credit_limit,
-                    CUSTOMERS.c.created,
-                )
-                .where(CUSTOMERS.c.company == company)
-                .order_by(CUSTOMERS.c.id)
-            ).all()
-            invoice_rows = connection.execute(
-                select(
-                    i.id,
-                    i.customer_id,
-                    i.number,
-                    i.kind,
-                    i.issue_date,
-                    i.due_date,
-                    i.amount,
-                    i.open_amount,
-                    i.currency,
-                    i.paid_date,
-                    i.dispute_reason,
-                    i.dispute_opened,
-                    i.dispute_note,
-                    i.dispute_closed,
-                    i.promise_date,
-                    i.escalated,
-                    i.factored,
-                )
-                .where(
-                    i.company == company,
-                    or_(i.is_open.is_(True), i.paid_date > cutoff),
-                )
-                .order_by(i.customer_id, i.id)
-            ).all()
-            reminders = self._journal(connection, company)
+        customer_filter = CUSTOMERS.c.company == company
+        invoice_filter = i.company == company
+        if only is not None:
+            customer_filter = and_(customer_filter, CUSTOMERS.c.id.in_(only))
+            invoice_filter = and_(invoice_filter, i.customer_id.in_(only))
+        customer_rows = connection.execute(
+            select(
+                CUSTOMERS.c.id,
+                CUSTOMERS.c.name,
+                CUSTOMERS.c.kind,
+                CUSTOMERS.c.emails,
+                CUSTOMERS.c.phone,
+                CUSTOMERS.c.language,
+                CUSTOMERS.c.tags,
+                CUSTOMERS.c.excluded,
+                CUSTOMERS.c.plan,
+                CUSTOMERS.c.credit_limit,
+                CUSTOMERS.c.created,
+            )
+            .where(customer_filter)
+            .order_by(CUSTOMERS.c.id)
+        ).all()
+        invoice_rows = connection.execute(
+            select(
+                i.id,
+                i.customer_id,
+                i.number,
+                i.kind,
+                i.issue_date,
+                i.due_date,
+                i.amount,
+                i.open_amount,
+                i.currency,
+                i.paid_date,
+                i.dispute_reason,
+                i.dispute_opened,
+                i.dispute_note,
+                i.dispute_closed,
+                i.promise_date,
+                i.escalated,
+                i.factored,
+            )
+            .where(invoice_filter, or_(i.is_open.is_(True), i.paid_date > cutoff))
+            .order_by(i.customer_id, i.id)
+        ).all()
+        reminders = self._journal(connection, company, only)
 
         customers = [
             Customer(
@@ -613,18 +636,36 @@ class Store:
             currency=currency, customers=customers, invoices=invoices, reminders=reminders
         )
 
+    def _partial_ledger(
+        self, company: str, today: date, currency: str, ids: Sequence[str]
+    ) -> Ledger:
+        """The ledger of these customers only, read chunk by chunk in one snapshot."""
+        parts: list[Ledger] = []
+        with self._read(f"reading part of the ledger of {company!r}", snapshot=True) as connection:
+            for chunk in _chunks(ids, IN_CHUNK):
+                parts.append(self._ledger_part(connection, company, today, currency, chunk))
+        return Ledger(
+            currency=currency,
+            customers=[c for p in parts for c in p.customers],
+            invoices=[inv for p in parts for inv in p.invoices],
+            reminders=sorted(
+                (r for p in parts for r in p.reminders), key=lambda r: (r.date, r.key)
+            ),
+        )
+
     def _journal(
-        self, connection: Connection, company: str, customer_id: str | None = None
+        self, connection: Connection, company: str, customer_ids: Sequence[str] | None = None
     ) -> list[Reminder]:
-        """Journal entries (oldest first), in two queries: the entries, then their lines."""
+        """Journal entries (oldest first), in two queries: the entries, then their lines;
+        with ``customer_ids``, only those customers' entries."""
         j, jl = JOURNAL.c, JOURNAL_LINES.c
         heads = select(j.key, j.customer_id, j.date, j.plan, j.channel).where(j.company == company)
         line_query = select(jl.reminder_key, jl.invoice_id, jl.step).where(jl.company == company)
-        if customer_id is not None:
-            heads = heads.where(j.customer_id == customer_id)
+        if customer_ids is not None:
+            heads = heads.where(j.customer_id.in_(customer_ids))
             line_query = line_query.join(
                 JOURNAL, and_(j.company == jl.company, j.key == jl.reminder_key)
-            ).where(j.customer_id == customer_id)
+            ).where(j.customer_id.in_(customer_ids))
         lines: dict[str, list[ReminderLine]] = {}
         for key, invoice_id, step in connection.execute(
             line_query.order_by(jl.reminder_key, jl.position)
@@ -642,7 +683,7 @@ class Store:
     def history(self, company: str, customer_id: str) -> list[Reminder]:
         """The journal entries of one customer, newest first."""
         with self._read(f"reading the history of {company!r}/{customer_id!r}") as connection:
-            entries = self._journal(connection, company, customer_id)
+            entries = self._journal(connection, company, [customer_id])
         entries.reverse()
         return entries
 
