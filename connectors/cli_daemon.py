@@ -58,6 +58,7 @@ class _Bars:
         "pull": "pulling the ledger",
         "plan": "planning",
         "deliver": "delivering",
+        "push": "writing back",
     }
 
     def __init__(self, company: str) -> None:

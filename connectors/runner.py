@@ -9,9 +9,11 @@ See docs/daemon.md.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import socket
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -45,6 +47,9 @@ PAPER_CHANNELS = ("letter", "formal_notice")
 TIMED_CHANNELS = ("sms", "phone")
 # A message whose connection was lost after the final dot is checked again this late.
 UNCONFIRMED_RETRY = timedelta(seconds=60)
+RETRY_BASE = timedelta(minutes=5)
+# Statement PDFs of a batch this big are rendered in worker processes.
+POOL_MIN = 32
 
 
 @dataclass
@@ -117,6 +122,8 @@ class Runner:
         # Asked between steps (and between delivered rows): True ends the cycle there.
         self.stop = stop
         self.progress: Progress = progress or NoProgress()
+        # Worker processes rendering statement PDFs (below 2: none, render here).
+        self.render_processes = min(os.cpu_count() or 1, 4)
         self.worker = worker_name()
         # Sources built once per company and kept: a demo source simulates days.
         self._sources: dict[str, Source] = dict(sources or {})
@@ -266,44 +273,78 @@ class Runner:
     def deliver(
         self, company: CompanySettings, source: Source, day: date, report: CycleReport
     ) -> None:
+        """Claim and deliver batches of due rows until none is left (or a stop)."""
         now = self.clock()
         self.release_dead_claims(company.id, now)
         self.store.reap(company.id, now)
-        rows = self.store.claim(company.id, self.worker, BATCH, LEASE_SECONDS, now)
-        if not rows:
-            return
-        ledger = self.store.ledger(company.id, day)
-        customers = {c.id: c for c in ledger.customers}
-        fresh = self._fresh_amounts(company, source, rows)
-        config = self.settings.config_for(company.id)
-        sender = Sender(**{**config.sender, "language": config.company_language})
+        due = self.store.outbox_counts(company.id)["pending"]
         phone_tasks: list[PhoneTask] = []
+        seen: set[str] = set()
         with (
             _Channels(self.settings, company) as channels,
-            self.progress.step("deliver", len(rows)) as advance,
+            self.progress.step("deliver", due) as advance,
         ):
-            for row in rows:
-                if self._stopping(report):
-                    # The rows not reached go back for the next run.
-                    self.store.release(company.id, self.worker, self.clock())
+            while not report.stopped:
+                rows = self.store.claim(company.id, self.worker, BATCH, LEASE_SECONDS, self.clock())
+                fresh_rows = [r for r in rows if r.key not in seen]
+                if not fresh_rows:
+                    if rows:  # claimed again within this cycle: leave them to the next
+                        self.store.release(company.id, self.worker, self.clock())
                     break
-                self._deliver_row(
-                    company,
-                    row,
-                    customers,
-                    fresh,
-                    sender,
-                    config,
-                    day,
-                    channels,
-                    phone_tasks,
-                    report,
+                seen.update(r.key for r in rows)
+                self._deliver_batch(
+                    company, source, day, rows, channels, phone_tasks, report, advance
                 )
-                advance(1)
+                if len(rows) < BATCH:
+                    break
         if phone_tasks:
             worklist = self.settings.delivery.worklist
             write_worklist(phone_tasks, worklist.csv, worklist.xlsx)
             report.outputs.extend(str(p) for p in (worklist.csv, worklist.xlsx) if p)
+
+    def _deliver_batch(
+        self,
+        company: CompanySettings,
+        source: Source,
+        day: date,
+        rows: Sequence[OutboxRow],
+        channels: _Channels,
+        phone_tasks: list[PhoneTask],
+        report: CycleReport,
+        advance: Advance,
+    ) -> None:
+        ledger = self.store.ledger(company.id, day, customers={row.customer_id for row in rows})
+        customers = {c.id: c for c in ledger.customers}
+        fresh = self._fresh_amounts(company, source, rows)
+        config = self.settings.config_for(company.id)
+        sender = Sender(**{**config.sender, "language": config.company_language})
+        jobs: list[_Job] = []
+        for row in rows:
+            job = self._prepare(
+                company, row, customers, fresh, sender, config, day, channels, report
+            )
+            if job is None:
+                advance(1)
+            else:
+                jobs.append(job)
+        # Statement PDFs are the costly part: rendered ahead, in worker processes
+        # for a big batch, while this process sends the ones already done.
+        needing = [j for j in jobs if j.needs_statement]
+        statements = render_statements(
+            [(j.action, j.customer, sender, day, j.language) for j in needing],
+            self.render_processes,
+        )
+        try:
+            for job in jobs:
+                if self._stopping(report):
+                    # The rows not reached go back for the next run.
+                    self.store.release(company.id, self.worker, self.clock())
+                    break
+                pdf = next(statements) if job.needs_statement else None
+                self._send(company, job, pdf, sender, channels, phone_tasks, report)
+                advance(1)
+        finally:
+            statements.close()
 
     def release_dead_claims(self, company: str, now: datetime) -> int:
         """Claims held by a process of this host that is gone (killed, crashed) are
@@ -326,7 +367,7 @@ class Runner:
             fresh = self.store.open_amounts(company.id, ids)
         return fresh
 
-    def _deliver_row(
+    def _prepare(
         self,
         company: CompanySettings,
         row: OutboxRow,
@@ -336,25 +377,27 @@ class Runner:
         config: Any,
         day: date,
         channels: _Channels,
-        phone_tasks: list[PhoneTask],
         report: CycleReport,
-    ) -> None:
+    ) -> _Job | None:
+        """Everything before sending: settle an unconfirmed row, drop what was paid,
+        render the text; record a dry run or defer until sending hours.  The job to
+        send, or None when the row is dealt with."""
         now = self.clock()
         if row.may_have_been_sent and self._settle_unconfirmed(company, row, channels, report):
-            return
+            return None
         action = still_due(row.action, fresh)
         if action is None:
             self.store.mark_cancelled(company.id, row.key, "paid since planning", now=now)
             report.cancelled += 1
             log.info("cancelled company=%s key=%s reason=paid", company.id, row.key)
-            return
+            return None
         customer = customers.get(action.customer_id)
         if customer is None:
             self.store.mark_cancelled(
                 company.id, row.key, "customer no longer in the ledger", now=now
             )
             report.cancelled += 1
-            return
+            return None
         language = choose_language(customer.language, config.company_language)
         rendered = render_action(
             action, customer, sender, day, language=language, overrides=config.templates
@@ -362,7 +405,7 @@ class Runner:
         if row.dry_run:
             self.store.mark_dry_run(company.id, row.key, rendered.subject, rendered.body, now)
             report.dry_runs += 1
-            return
+            return None
         hours = self.settings.delivery.sending_hours
         if action.channel in TIMED_CHANNELS and not within_sending_hours(now, hours[0], hours[1]):
             self.store.defer(
@@ -373,8 +416,23 @@ class Runner:
                 "outside sending hours",
             )
             report.deferred += 1
-            return
-        message = self._message(company, action, customer, rendered, sender, day, language)
+            return None
+        return _Job(row, action, customer, rendered, language)
+
+    def _send(
+        self,
+        company: CompanySettings,
+        job: _Job,
+        pdf: bytes | None,
+        sender: Sender,
+        channels: _Channels,
+        phone_tasks: list[PhoneTask],
+        report: CycleReport,
+    ) -> None:
+        """Record the attempt, send, and mark the row sent (or failed, or unconfirmed)."""
+        row, action, customer, rendered = job.row, job.action, job.customer, job.rendered
+        now = self.clock()
+        message = self._message(company, action, customer, rendered, sender, job.language, pdf)
 
         def record_attempt() -> None:
             self.store.record_attempt(
@@ -416,6 +474,7 @@ class Runner:
                 str(error),
                 self.clock(),
                 1 if error.permanent else MAX_ATTEMPTS,
+                retry_at=self.clock() + retry_delay(row.attempts, error.retry_after),
             )
             report.failed += 1
             log.warning(
@@ -483,12 +542,11 @@ class Runner:
         customer: Customer,
         rendered: RenderedText,
         sender: Sender,
-        day: date,
         language: str,
+        pdf: bytes | None,
     ) -> OutgoingMessage:
         attachments: list[Attachment] = []
-        if action.channel in ("email", *PAPER_CHANNELS):
-            pdf = statement_pdf(action, customer, sender, day, language)
+        if pdf is not None:
             name = "releve.pdf" if language == "fr" else "statement.pdf"
             attachments.append(Attachment(name, pdf, "application/pdf"))
         domain = sender.email.split("@", 1)[1] if "@" in sender.email else "relance.local"
@@ -503,10 +561,11 @@ class Runner:
         last written back, each pushed once (the ``pushed`` table records what the
         source said it wrote)."""
         today = self.clock().date()
-        flags = self._level_flags(company, today) + self._state_flags(company, today)
+        with self.progress.step("push"):
+            flags = self._level_flags(company, today) + self._state_flags(company, today)
+            written = source.push(flags) if flags else []
         if not flags:
             return 0
-        written = source.push(flags)
         with self.store.transaction() as tx:
             for flag in written:
                 self.store.record_push(
@@ -565,6 +624,54 @@ def pushed_text(value: FlagValue) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """A row ready to send: its action (paid invoices left out), customer and text."""
+
+    row: OutboxRow
+    action: Action
+    customer: Customer
+    rendered: RenderedText
+    language: str
+
+    @property
+    def needs_statement(self) -> bool:
+        return self.action.channel in ("email", *PAPER_CHANNELS)
+
+
+StatementArgs = tuple[Action, Customer, Sender, date, str]
+
+
+def _statement(args: StatementArgs) -> bytes:
+    return statement_pdf(*args)
+
+
+def render_statements(
+    jobs: Sequence[StatementArgs], processes: int
+) -> Generator[bytes, None, None]:
+    """The statement PDF of each job, in order.  A batch of at least POOL_MIN is
+    rendered by ``processes`` worker processes (forked: they start at once and
+    share the loaded code), which the caller consumes as they come; a small one,
+    or ``processes`` below 2, here."""
+    if processes < 2 or len(jobs) < POOL_MIN:
+        yield from map(_statement, jobs)
+        return
+    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
+    try:
+        yield from pool.map(_statement, jobs, chunksize=4)
+    finally:
+        # Stopped early: what is not rendered yet is not wanted.
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def retry_delay(attempts: int, retry_after: float | None) -> timedelta:
+    """How long a transient failure waits: what the channel asked for, else 5, 10,
+    20, 40 minutes as attempts pile up."""
+    if retry_after is not None:
+        return timedelta(seconds=retry_after)
+    return RETRY_BASE * (1 << min(attempts, 4))
 
 
 def local_worker_is_dead(worker: str) -> bool:
