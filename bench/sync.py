@@ -270,9 +270,7 @@ def pdf_figures(count: int = 100) -> dict[str, float]:
 def smtp_sink() -> Iterator[tuple[int, list[list[float]]]]:
     """A counting SMTP server in its own process; on exit, ``received`` gets each
     burst of messages (none a second after the one before): [count, seconds]."""
-    sink = subprocess.Popen(
-        [sys.executable, "-c", SMTP_SINK], stdout=subprocess.PIPE, text=True
-    )
+    sink = subprocess.Popen([sys.executable, "-c", SMTP_SINK], stdout=subprocess.PIPE, text=True)
     assert sink.stdout is not None
     port = int(sink.stdout.readline())
     received: list[list[float]] = []
