@@ -122,6 +122,8 @@ class Runner:
         # Asked between steps (and between delivered rows): True ends the cycle there.
         self.stop = stop
         self.progress: Progress = progress or NoProgress()
+        # Rows claimed at a time (a lease covers a batch).
+        self.batch_size = BATCH
         # Worker processes rendering statement PDFs (below 2: none, render here).
         self.render_processes = min(os.cpu_count() or 1, 4)
         self.worker = worker_name()
@@ -278,14 +280,16 @@ class Runner:
         self.release_dead_claims(company.id, now)
         self.store.reap(company.id, now)
         due = self.store.outbox_counts(company.id)["pending"]
-        phone_tasks: list[PhoneTask] = []
+        phone_tasks: list[tuple[PhoneTask, str, str]] = []  # task, key, Message-ID
         seen: set[str] = set()
         with (
             _Channels(self.settings, company) as channels,
             self.progress.step("deliver", due) as advance,
         ):
             while not report.stopped:
-                rows = self.store.claim(company.id, self.worker, BATCH, LEASE_SECONDS, self.clock())
+                rows = self.store.claim(
+                    company.id, self.worker, self.batch_size, LEASE_SECONDS, self.clock()
+                )
                 fresh_rows = [r for r in rows if r.key not in seen]
                 if not fresh_rows:
                     if rows:  # claimed again within this cycle: leave them to the next
@@ -295,12 +299,39 @@ class Runner:
                 self._deliver_batch(
                     company, source, day, rows, channels, phone_tasks, report, advance
                 )
-                if len(rows) < BATCH:
+                if len(rows) < self.batch_size:
                     break
         if phone_tasks:
-            worklist = self.settings.delivery.worklist
-            write_worklist(phone_tasks, worklist.csv, worklist.xlsx)
-            report.outputs.extend(str(p) for p in (worklist.csv, worklist.xlsx) if p)
+            self._write_worklist(company, phone_tasks, report)
+
+    def _write_worklist(
+        self,
+        company: CompanySettings,
+        phone_tasks: list[tuple[PhoneTask, str, str]],
+        report: CycleReport,
+    ) -> None:
+        """The worklist file, then its rows marked sent: a crash in between leaves
+        them claimed with their attempt, and the next run writes them again."""
+        worklist = self.settings.delivery.worklist
+        try:
+            write_worklist([t for t, _, _ in phone_tasks], worklist.csv, worklist.xlsx)
+        except DeliveryError as error:
+            for _, key, _ in phone_tasks:
+                self.store.mark_failed(
+                    company.id,
+                    key,
+                    str(error),
+                    self.clock(),
+                    MAX_ATTEMPTS,
+                    retry_at=self.clock() + RETRY_BASE,
+                )
+            report.failed += len(phone_tasks)
+            log.warning("worklist not written company=%s error=%s", company.id, error)
+            return
+        report.outputs.extend(str(p) for p in (worklist.csv, worklist.xlsx) if p)
+        for _, key, message_id in phone_tasks:
+            self.store.mark_sent(company.id, key, message_id, self.clock())
+        report.sent += len(phone_tasks)
 
     def _deliver_batch(
         self,
@@ -309,7 +340,7 @@ class Runner:
         day: date,
         rows: Sequence[OutboxRow],
         channels: _Channels,
-        phone_tasks: list[PhoneTask],
+        phone_tasks: list[tuple[PhoneTask, str, str]],
         report: CycleReport,
         advance: Advance,
     ) -> None:
@@ -426,7 +457,7 @@ class Runner:
         pdf: bytes | None,
         sender: Sender,
         channels: _Channels,
-        phone_tasks: list[PhoneTask],
+        phone_tasks: list[tuple[PhoneTask, str, str]],
         report: CycleReport,
     ) -> None:
         """Record the attempt, send, and mark the row sent (or failed, or unconfirmed)."""
@@ -447,9 +478,13 @@ class Runner:
 
         try:
             if action.channel in ("phone", "escalation"):
-                # Calls and hand-overs are tasks for people: the worklist.
+                # Calls and hand-overs are tasks for people: the worklist, marked
+                # sent once the file is written (_write_worklist).
                 record_attempt()
-                phone_tasks.append(phone_task(action, customer, rendered))
+                phone_tasks.append(
+                    (phone_task(action, customer, rendered), row.key, message.message_id)
+                )
+                return
             elif action.channel == "email":
                 # The attempt is stored just before the final dot (see SmtpDeliverer.send).
                 channels.smtp().send(message, before_dot=record_attempt)
