@@ -79,6 +79,11 @@ print(json.dumps([[n, last - first] for n, first, last in bursts]), flush=True)
 """
 
 
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def max_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -94,11 +99,18 @@ class Timings:
 
     @contextmanager
     def step(self, name: str, total: int | None = None) -> Iterator[Any]:
-        started = time.perf_counter()
+        started, cpu, workers = time.perf_counter(), time.process_time(), children_cpu()
         try:
             yield lambda done: None
         finally:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
+            # CPU seconds used, less sensitive to the machine's load than the wall
+            # time: this process, and the PDF worker processes (ended by then).
+            for key, value in (
+                (f"{name}_cpu", time.process_time() - cpu),
+                (f"{name}_workers_cpu", children_cpu() - workers),
+            ):
+                self.seconds[key] = self.seconds.get(key, 0.0) + value
 
 
 class ApiSource:
@@ -284,9 +296,9 @@ def smtp_sink() -> Iterator[tuple[int, list[list[float]]]]:
 
 @contextmanager
 def pg_databases(admin: str) -> Iterator[tuple[str, str]]:
-    from sqlalchemy import create_engine
+    from connectors.store.engine import create_store_engine
 
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    engine = create_store_engine(admin).execution_options(isolation_level="AUTOCOMMIT")
     names = [f"relance_bench_{os.getpid()}_{n}" for n in (1, 2)]
     with engine.connect() as connection:
         for name in names:
@@ -351,11 +363,21 @@ def show(results: dict[str, Any], received: list[list[float]]) -> None:
         stages = " ".join(
             f"{s} {r.get(f'{s}_s', 0):.2f}" for s in ("pull", "plan", "deliver", "push")
         )
+        stages += " | CPU " + " ".join(
+            f"{r.get(f'{s}_cpu_s', 0):.2f}" for s in ("pull", "plan", "deliver", "push")
+        )
         print(f"   {name:17} cycle {r['cycle_s']:6.2f} s  ({stages})  {_counts(r)}")
     rate = emails / full["deliver_s"] if full.get("deliver_s") else 0
     print(
         f"   e-mail: {emails} in a {full['deliver_s']:.2f} s delivery stage (all channels)"
         f" = {rate:.0f} e-mails/s"
+    )
+    main, workers = full["deliver_cpu_s"], full["deliver_workers_cpu_s"]
+    sent = full.get("sent", 0) or 1
+    print(
+        f"   delivery CPU: {main:.2f} s in the runner + {workers:.2f} s in the PDF workers"
+        f" for {sent} messages = {(main + workers) / sent * 1000:.1f} ms per message"
+        f" ({main / sent * 1000:.1f} ms in the runner)"
     )
     for name, full_name in (("incremental_file", "full"), ("incremental_api", "full_api")):
         share = results[name]["cycle_s"] / results[full_name]["cycle_s"] * 100
