@@ -7,15 +7,17 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, ClassVar
 
 import click
 
-from connectors.cli import FILE, DateParam, dump_json
-from connectors.runner import Runner, iter_companies
+from connectors.cli import EXIT_BAD_INPUT, FILE, DateParam, dump_json
+from connectors.runner import Advance, NoProgress, Runner, iter_companies
 from connectors.settings import CompanySettings, Settings, load_settings
 from connectors.sources import SourceError
 from connectors.store.store import Store, StoreError
@@ -37,6 +39,56 @@ class _Stop:
         cls.requested = True
         log.info("stop requested signal=%s", signal.Signals(signum).name)
 
+    @classmethod
+    def asked(cls) -> bool:
+        return cls.requested
+
+    @classmethod
+    def sleep(cls, seconds: float) -> None:
+        """Wait ``seconds``, or less if a stop is asked for meanwhile."""
+        deadline = time.monotonic() + seconds
+        while not cls.requested and (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(left, 0.2))
+
+
+class _Bars:
+    """Rich progress bars on stderr for the long steps (pull, plan, deliver)."""
+
+    LABELS: ClassVar[dict[str, str]] = {
+        "pull": "pulling the ledger",
+        "plan": "planning",
+        "deliver": "delivering",
+        "push": "writing back",
+    }
+
+    def __init__(self, company: str) -> None:
+        self.company = company
+
+    @contextmanager
+    def step(self, name: str, total: int | None = None) -> Iterator[Advance]:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        columns = (
+            SpinnerColumn(),
+            TextColumn(f"{self.company}: {self.LABELS.get(name, name)}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
+            task = bar.add_task(name, total=total)
+            yield lambda done: bar.advance(task, done)
+            if total is None:
+                bar.update(task, total=1, completed=1)
+
 
 def _settings(config_path: Path) -> Settings:
     return load_settings(config_path, os.environ)
@@ -49,12 +101,25 @@ def _store(settings: Settings) -> Store:
         raise click.ClickException(f"store: {error}") from None
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time, so that while a progress bar
+    is drawn (rich redirects stderr), log lines print above it, not through it."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def _logging(verbose: bool) -> None:
     # One line per event, key=value pairs; secrets never reach a log call.
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
+        handlers=[_StderrHandler()],
     )
     # PDF font subsetting logs every table at INFO.
     logging.getLogger("fontTools").setLevel(logging.WARNING)
@@ -99,19 +164,24 @@ def sync_command(
             field="companies",
         )
     store = _store(settings)
-    runner = Runner(settings, store)
+    _Stop.requested = False
     signal.signal(signal.SIGTERM, _Stop.handler)
     signal.signal(signal.SIGINT, _Stop.handler)
-    failures = 0
+    runner = Runner(settings, store, stop=_Stop.asked)
+    bars = sys.stderr.isatty()
+    failures: list[int] = []
     try:
         while True:
+            failures = []  # the exit code tells how the last round went
             for entry in companies:
                 if _Stop.requested:
                     break
+                runner.progress = _Bars(entry.id) if bars else NoProgress()
                 try:
                     report = runner.cycle(entry, send=send, today=today)
                 except SourceError as error:
-                    failures += 1
+                    # Bad data is bad input (exit 2 at the end); other source errors, 1.
+                    failures.append(EXIT_BAD_INPUT if error.kind == "data" else 1)
                     click.echo(f"error: {entry.id}: {error}", err=True)
                     continue
                 click.echo(
@@ -120,17 +190,18 @@ def sync_command(
                     f"{report.sent} sent, {report.dry_runs} rendered (dry run), "
                     f"{report.cancelled} cancelled (paid since planning), "
                     f"{report.failed} failed, {report.deferred} deferred"
+                    + (" (stopped early)" if report.stopped else "")
                 )
             if once or _Stop.requested:
                 break
-            for _ in range(settings.interval_minutes * 60):
-                if _Stop.requested:
-                    break
-                time.sleep(1)
+            log.info("sleeping minutes=%s", settings.interval_minutes)
+            _Stop.sleep(settings.interval_minutes * 60)
     finally:
         store.close()
+    if _Stop.requested:
+        log.info("stopped")
     if failures:
-        sys.exit(1)
+        sys.exit(max(failures))
 
 
 @click.command("status")

@@ -9,15 +9,17 @@ See docs/daemon.md.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import socket
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack
+from collections.abc import Callable, Generator, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from connectors.delivery.errors import DeliveryError
 from connectors.delivery.hours import next_sending_time, within_sending_hours
@@ -29,8 +31,8 @@ from connectors.delivery.smtp import SmtpSettings as SmtpEndpoint
 from connectors.delivery.statement import statement_pdf
 from connectors.delivery.worklist import PhoneTask, phone_task, write_worklist
 from connectors.settings import CompanySettings, Settings
-from connectors.sources import Flag, Source, build_source
-from connectors.store.store import OutboxRow, Store
+from connectors.sources import Flag, FlagValue, Source, SourceError, build_source
+from connectors.store.store import ClaimLost, OutboxRow, Store
 from core.actions import Action
 from core.engine import Planner, check_manual_plans
 from core.model import ZERO, Customer
@@ -43,6 +45,11 @@ MAX_ATTEMPTS = 5
 BATCH = 500
 PAPER_CHANNELS = ("letter", "formal_notice")
 TIMED_CHANNELS = ("sms", "phone")
+# A message whose connection was lost after the final dot is checked again this late.
+UNCONFIRMED_RETRY = timedelta(seconds=60)
+RETRY_BASE = timedelta(minutes=5)
+# Statement PDFs of a batch this big are rendered in worker processes.
+POOL_MIN = 32
 
 
 @dataclass
@@ -60,10 +67,32 @@ class CycleReport:
     failed: int = 0
     deferred: int = 0
     pushed: int = 0
+    # A stop (SIGTERM/SIGINT) was asked for: the cycle ended after its current step.
+    stopped: bool = False
     outputs: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if k not in ("company", "outputs")}
+
+
+Advance = Callable[[int], None]
+
+
+class Progress(Protocol):
+    """Shows how far a long step is (the CLI draws rich progress bars on a terminal)."""
+
+    def step(self, name: str, total: int | None = None) -> AbstractContextManager[Advance]:
+        """A step about to run: ``total`` units (unknown: None); the context gives the
+        function to call with the units just done."""
+        ...
+
+
+class NoProgress:
+    """Draws nothing (not a terminal, tests, the library)."""
+
+    @contextmanager
+    def step(self, name: str, total: int | None = None) -> Iterator[Advance]:
+        yield lambda done: None
 
 
 def utc_now() -> datetime:
@@ -84,13 +113,26 @@ class Runner:
         *,
         clock: Callable[[], datetime] = utc_now,
         sources: dict[str, Source] | None = None,
+        stop: Callable[[], bool] = lambda: False,
+        progress: Progress | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.clock = clock
+        # Asked between steps (and between delivered rows): True ends the cycle there.
+        self.stop = stop
+        self.progress: Progress = progress or NoProgress()
+        # Rows claimed at a time (a lease covers a batch).
+        self.batch_size = BATCH
+        # Worker processes rendering statement PDFs (below 2: none, render here).
+        self.render_processes = min(os.cpu_count() or 1, 4)
         self.worker = worker_name()
         # Sources built once per company and kept: a demo source simulates days.
         self._sources: dict[str, Source] = dict(sources or {})
+        # Incremental planning: the day each company was last planned in full, and
+        # the customers pulls changed since its last plan (None: unknown, all).
+        self._planned: dict[str, date] = {}
+        self._touched: dict[str, set[str] | None] = {}
 
     def source(self, company: CompanySettings) -> Source:
         if company.id not in self._sources:
@@ -110,25 +152,16 @@ class Runner:
         report = CycleReport(company.id, dry_run)
         run_id = self.store.start_run(company.id, now)
         try:
-            source = self.source(company)
-            report.pulled = self.pull(company, source)
-            actions = self.plan(company, day)
-            report.actions = len(actions)
-            with self.store.transaction() as tx:
-                report.enqueued = self.store.enqueue(
-                    tx, company.id, actions, dry_run=dry_run, today=day, now=now
-                )
-            log.info(
-                "planned company=%s actions=%d enqueued=%d dry_run=%s",
-                company.id,
-                len(actions),
-                report.enqueued,
-                dry_run,
-            )
-            self.deliver(company, source, day, report)
-            report.pushed = self.push(company, source)
+            self._steps(company, day, now, dry_run, report)
         except Exception as error:
-            self.store.finish_run(run_id, "failed", report.counts(), str(error), now=self.clock())
+            if isinstance(error, SourceError) and error.kind == "data":
+                # Bad input: nothing of this run stays in the store, not even its record
+                # (the pull wrote nothing); the error is reported to the user instead.
+                self.store.forget_run(run_id)
+            else:
+                self.store.finish_run(
+                    run_id, "failed", report.counts(), str(error), now=self.clock()
+                )
             log.error("cycle failed company=%s error=%s", company.id, error)
             raise
         self.store.finish_run(run_id, "ok", report.counts(), None, now=self.clock())
@@ -139,18 +172,71 @@ class Runner:
         )
         return report
 
+    def _steps(
+        self, company: CompanySettings, day: date, now: datetime, dry_run: bool, report: CycleReport
+    ) -> None:
+        """Pull, plan and enqueue, deliver, push; a stop asked for ends it between two."""
+        source = self.source(company)
+        report.pulled = self.pull(company, source)
+        if self._stopping(report):
+            return
+        with self.progress.step("plan"):
+            actions = self._plan_changes(company, day)
+            report.actions = len(actions)
+            with self.store.transaction() as tx:
+                report.enqueued = self.store.enqueue(
+                    tx, company.id, actions, dry_run=dry_run, today=day, now=now
+                )
+        log.info(
+            "planned company=%s actions=%d enqueued=%d dry_run=%s",
+            company.id,
+            len(actions),
+            report.enqueued,
+            dry_run,
+        )
+        if self._stopping(report):
+            return
+        self.deliver(company, source, day, report)
+        if self._stopping(report):
+            return
+        report.pushed = self.push(company, source)
+
+    def _stopping(self, report: CycleReport) -> bool:
+        if self.stop():
+            report.stopped = True
+            log.info("stopping company=%s after the current step", report.company)
+        return report.stopped
+
     def pull(self, company: CompanySettings, source: Source) -> int:
         """Changes since the saved cursor, upserted with the new cursor in one transaction."""
         cursor = self.store.get_cursor(company.id, source.name)
+        with self.progress.step("pull"):
+            return self._pull(company, source, cursor)
+
+    def _pull(self, company: CompanySettings, source: Source, cursor: str | None) -> int:
         changes = source.pull(cursor)
         with self.store.transaction() as tx:
             count = self.store.upsert_customers(tx, company.id, changes.customers)
             count += self.store.upsert_invoices(tx, company.id, changes.invoices)
             self.store.upsert_reminders(tx, company.id, changes.reminders)
-            if changes.deleted_invoice_ids:
-                self.store.delete_invoices(tx, company.id, changes.deleted_invoice_ids)
+            gone = list(changes.deleted_invoice_ids)
+            if changes.full:
+                # A full snapshot is all the source has: what the store holds beyond it
+                # was deleted at the source (read in this transaction, deleted in it).
+                kept = {inv.id for inv in changes.invoices}
+                gone = [i for i in self.store.invoice_ids(company.id, tx) if i not in kept]
+            if gone:
+                deleted = self.store.delete_invoices(tx, company.id, gone)
+                log.info("deleted company=%s invoices=%d", company.id, deleted)
             if changes.cursor is not None:
                 self.store.set_cursor(tx, company.id, source.name, changes.cursor, now=self.clock())
+        touched: set[str] | None = None
+        if not (changes.full or changes.deleted_invoice_ids):
+            touched = {c.id for c in changes.customers}
+            touched.update(inv.customer_id for inv in changes.invoices)
+            touched.update(r.customer_id for r in changes.reminders)
+        before = self._touched.get(company.id, set())
+        self._touched[company.id] = None if touched is None or before is None else before | touched
         log.info(
             "pulled company=%s source=%s records=%d full=%s",
             company.id,
@@ -160,8 +246,26 @@ class Runner:
         )
         return count
 
-    def plan(self, company: CompanySettings, day: date) -> list[Action]:
-        ledger = self.store.ledger(company.id, day)
+    def _plan_changes(self, company: CompanySettings, day: date) -> list[Action]:
+        """The whole ledger on the first cycle of a day; later that day, only the
+        customers the pulls changed since.  A customer's plan depends on nothing
+        but its own records, the config and the day, so the others would give
+        the actions already enqueued today (same keys: nothing new)."""
+        touched = self._touched.pop(company.id, None)
+        if self._planned.get(company.id) != day or touched is None:
+            self._planned[company.id] = day
+            log.info("plan company=%s customers=all", company.id)
+            return self.plan(company, day)
+        log.info(
+            "plan company=%s customers=%d (changed since today's plan)", company.id, len(touched)
+        )
+        return self.plan(company, day, customers=touched) if touched else []
+
+    def plan(
+        self, company: CompanySettings, day: date, *, customers: set[str] | None = None
+    ) -> list[Action]:
+        """The actions due ``day``, for every customer or only ``customers``."""
+        ledger = self.store.ledger(company.id, day, customers=customers)
         config = self.settings.config_for(company.id)
         check_manual_plans(ledger, config)
         return Planner(ledger, config, day).run()
@@ -171,35 +275,117 @@ class Runner:
     def deliver(
         self, company: CompanySettings, source: Source, day: date, report: CycleReport
     ) -> None:
+        """Claim and deliver batches of due rows until none is left (or a stop)."""
         now = self.clock()
+        self.release_dead_claims(company.id, now)
         self.store.reap(company.id, now)
-        rows = self.store.claim(company.id, self.worker, BATCH, LEASE_SECONDS, now)
-        if not rows:
+        due = self.store.outbox_counts(company.id)["pending"]
+        phone_tasks: list[tuple[PhoneTask, str, str]] = []  # task, key, Message-ID
+        seen: set[str] = set()
+        with (
+            _Channels(self.settings, company) as channels,
+            self.progress.step("deliver", due) as advance,
+        ):
+            while not report.stopped:
+                rows = self.store.claim(
+                    company.id, self.worker, self.batch_size, LEASE_SECONDS, self.clock()
+                )
+                fresh_rows = [r for r in rows if r.key not in seen]
+                if not fresh_rows:
+                    if rows:  # claimed again within this cycle: leave them to the next
+                        self.store.release(company.id, self.worker, self.clock())
+                    break
+                seen.update(r.key for r in rows)
+                self._deliver_batch(
+                    company, source, day, rows, channels, phone_tasks, report, advance
+                )
+                if len(rows) < self.batch_size:
+                    break
+        if phone_tasks:
+            self._write_worklist(company, phone_tasks, report)
+
+    def _write_worklist(
+        self,
+        company: CompanySettings,
+        phone_tasks: list[tuple[PhoneTask, str, str]],
+        report: CycleReport,
+    ) -> None:
+        """The worklist file, then its rows marked sent: a crash in between leaves
+        them claimed with their attempt, and the next run writes them again."""
+        worklist = self.settings.delivery.worklist
+        try:
+            write_worklist([t for t, _, _ in phone_tasks], worklist.csv, worklist.xlsx)
+        except DeliveryError as error:
+            for _, key, _ in phone_tasks:
+                self.store.mark_failed(
+                    company.id,
+                    key,
+                    str(error),
+                    self.clock(),
+                    MAX_ATTEMPTS,
+                    retry_at=self.clock() + RETRY_BASE,
+                )
+            report.failed += len(phone_tasks)
+            log.warning("worklist not written company=%s error=%s", company.id, error)
             return
-        ledger = self.store.ledger(company.id, day)
+        report.outputs.extend(str(p) for p in (worklist.csv, worklist.xlsx) if p)
+        for _, key, message_id in phone_tasks:
+            self.store.mark_sent(company.id, key, message_id, self.clock())
+        report.sent += len(phone_tasks)
+
+    def _deliver_batch(
+        self,
+        company: CompanySettings,
+        source: Source,
+        day: date,
+        rows: Sequence[OutboxRow],
+        channels: _Channels,
+        phone_tasks: list[tuple[PhoneTask, str, str]],
+        report: CycleReport,
+        advance: Advance,
+    ) -> None:
+        ledger = self.store.ledger(company.id, day, customers={row.customer_id for row in rows})
         customers = {c.id: c for c in ledger.customers}
         fresh = self._fresh_amounts(company, source, rows)
         config = self.settings.config_for(company.id)
         sender = Sender(**{**config.sender, "language": config.company_language})
-        phone_tasks: list[PhoneTask] = []
-        with _Channels(self.settings, company) as channels:
-            for row in rows:
-                self._deliver_row(
-                    company,
-                    row,
-                    customers,
-                    fresh,
-                    sender,
-                    config,
-                    day,
-                    channels,
-                    phone_tasks,
-                    report,
-                )
-        if phone_tasks:
-            worklist = self.settings.delivery.worklist
-            write_worklist(phone_tasks, worklist.csv, worklist.xlsx)
-            report.outputs.extend(str(p) for p in (worklist.csv, worklist.xlsx) if p)
+        jobs: list[_Job] = []
+        for row in rows:
+            job = self._prepare(
+                company, row, customers, fresh, sender, config, day, channels, report
+            )
+            if job is None:
+                advance(1)
+            else:
+                jobs.append(job)
+        # Statement PDFs are the costly part: rendered ahead, in worker processes
+        # for a big batch, while this process sends the ones already done.
+        needing = [j for j in jobs if j.needs_statement]
+        statements = render_statements(
+            [(j.action, j.customer, sender, day, j.language) for j in needing],
+            self.render_processes,
+        )
+        try:
+            for job in jobs:
+                if self._stopping(report):
+                    # The rows not reached go back for the next run.
+                    self.store.release(company.id, self.worker, self.clock())
+                    break
+                pdf = next(statements) if job.needs_statement else None
+                self._send(company, job, pdf, sender, channels, phone_tasks, report)
+                advance(1)
+        finally:
+            statements.close()
+
+    def release_dead_claims(self, company: str, now: datetime) -> int:
+        """Claims held by a process of this host that is gone (killed, crashed) are
+        put back at once instead of waiting for their lease to expire."""
+        released = 0
+        for worker in self.store.claimants(company):
+            if worker != self.worker and local_worker_is_dead(worker):
+                released += self.store.release(company, worker, now)
+                log.warning("released claims company=%s of dead worker=%s", company, worker)
+        return released
 
     def _fresh_amounts(
         self, company: CompanySettings, source: Source, rows: Sequence[OutboxRow]
@@ -212,7 +398,7 @@ class Runner:
             fresh = self.store.open_amounts(company.id, ids)
         return fresh
 
-    def _deliver_row(
+    def _prepare(
         self,
         company: CompanySettings,
         row: OutboxRow,
@@ -222,23 +408,27 @@ class Runner:
         config: Any,
         day: date,
         channels: _Channels,
-        phone_tasks: list[PhoneTask],
         report: CycleReport,
-    ) -> None:
+    ) -> _Job | None:
+        """Everything before sending: settle an unconfirmed row, drop what was paid,
+        render the text; record a dry run or defer until sending hours.  The job to
+        send, or None when the row is dealt with."""
         now = self.clock()
+        if row.may_have_been_sent and self._settle_unconfirmed(company, row, channels, report):
+            return None
         action = still_due(row.action, fresh)
         if action is None:
             self.store.mark_cancelled(company.id, row.key, "paid since planning", now=now)
             report.cancelled += 1
             log.info("cancelled company=%s key=%s reason=paid", company.id, row.key)
-            return
+            return None
         customer = customers.get(action.customer_id)
         if customer is None:
             self.store.mark_cancelled(
                 company.id, row.key, "customer no longer in the ledger", now=now
             )
             report.cancelled += 1
-            return
+            return None
         language = choose_language(customer.language, config.company_language)
         rendered = render_action(
             action, customer, sender, day, language=language, overrides=config.templates
@@ -246,7 +436,7 @@ class Runner:
         if row.dry_run:
             self.store.mark_dry_run(company.id, row.key, rendered.subject, rendered.body, now)
             report.dry_runs += 1
-            return
+            return None
         hours = self.settings.delivery.sending_hours
         if action.channel in TIMED_CHANNELS and not within_sending_hours(now, hours[0], hours[1]):
             self.store.defer(
@@ -257,30 +447,69 @@ class Runner:
                 "outside sending hours",
             )
             report.deferred += 1
-            return
-        message = self._message(company, action, customer, rendered, sender, day, language)
-        self.store.record_attempt(
-            company.id,
-            row.key,
-            message.message_id,
-            now,
-            worker=self.worker,
-            subject=rendered.subject,
-            body=rendered.body,
-        )
+            return None
+        return _Job(row, action, customer, rendered, language)
+
+    def _send(
+        self,
+        company: CompanySettings,
+        job: _Job,
+        pdf: bytes | None,
+        sender: Sender,
+        channels: _Channels,
+        phone_tasks: list[tuple[PhoneTask, str, str]],
+        report: CycleReport,
+    ) -> None:
+        """Record the attempt, send, and mark the row sent (or failed, or unconfirmed)."""
+        row, action, customer, rendered = job.row, job.action, job.customer, job.rendered
+        now = self.clock()
+        message = self._message(company, action, customer, rendered, sender, job.language, pdf)
+
+        def record_attempt() -> None:
+            self.store.record_attempt(
+                company.id,
+                row.key,
+                message.message_id,
+                self.clock(),
+                worker=self.worker,
+                subject=rendered.subject,
+                body=rendered.body,
+            )
+
         try:
             if action.channel in ("phone", "escalation"):
-                # Calls and hand-overs are tasks for people: the worklist.
-                phone_tasks.append(phone_task(action, customer, rendered))
+                # Calls and hand-overs are tasks for people: the worklist, marked
+                # sent once the file is written (_write_worklist).
+                record_attempt()
+                phone_tasks.append(
+                    (phone_task(action, customer, rendered), row.key, message.message_id)
+                )
+                return
+            elif action.channel == "email":
+                # The attempt is stored just before the final dot (see SmtpDeliverer.send).
+                channels.smtp().send(message, before_dot=record_attempt)
             else:
+                record_attempt()
                 channels.send(action, message)
+        except ClaimLost as lost:
+            log.warning("not sent company=%s key=%s: %s", company.id, row.key, lost)
+            return
         except DeliveryError as error:
+            if error.maybe_delivered:
+                # Not a failure to count: the next claim settles it by the channel check.
+                self.store.defer(
+                    company.id, row.key, self.clock() + UNCONFIRMED_RETRY, now, str(error)
+                )
+                report.deferred += 1
+                log.warning("unconfirmed company=%s key=%s error=%s", company.id, row.key, error)
+                return
             state = self.store.mark_failed(
                 company.id,
                 row.key,
                 str(error),
                 self.clock(),
                 1 if error.permanent else MAX_ATTEMPTS,
+                retry_at=self.clock() + retry_delay(row.attempts, error.retry_after),
             )
             report.failed += 1
             log.warning(
@@ -302,6 +531,45 @@ class Runner:
             action.customer_id,
         )
 
+    def _settle_unconfirmed(
+        self, company: CompanySettings, row: OutboxRow, channels: _Channels, report: CycleReport
+    ) -> bool:
+        """A row whose last attempt never concluded (a crash, a connection lost after
+        the final dot): ask the channel before sending again.  True when settled
+        here (confirmed as sent, or held); False when it is to be sent (again).
+
+        Letters and SMS are idempotent per key at the channel (the file is there,
+        the provider knows the key), so sending again is the check.  E-mail asks
+        the relay's accepted log; without one, the message is held, not resent."""
+        if row.channel != "email" or row.message_id is None:
+            return False
+        now = self.clock()
+        try:
+            accepted = channels.accepted(row.message_id)
+        except DeliveryError as error:
+            self.store.defer(company.id, row.key, now + UNCONFIRMED_RETRY, now, str(error))
+            report.deferred += 1
+            return True
+        if accepted is True:
+            self.store.mark_sent(company.id, row.key, row.message_id, now)
+            report.sent += 1
+            log.info("confirmed company=%s key=%s by=accepted_log", company.id, row.key)
+            return True
+        if accepted is None:
+            self.store.mark_failed(
+                company.id,
+                row.key,
+                "unconfirmed: the message may have gone out before a crash and no"
+                " [delivery.smtp] accepted_log can tell; not resent (check the mailbox)",
+                now,
+                1,
+            )
+            report.failed += 1
+            log.warning("held unconfirmed company=%s key=%s", company.id, row.key)
+            return True
+        log.info("resending company=%s key=%s: not in the accepted log", company.id, row.key)
+        return False
+
     def _message(
         self,
         company: CompanySettings,
@@ -309,12 +577,11 @@ class Runner:
         customer: Customer,
         rendered: RenderedText,
         sender: Sender,
-        day: date,
         language: str,
+        pdf: bytes | None,
     ) -> OutgoingMessage:
         attachments: list[Attachment] = []
-        if action.channel in ("email", *PAPER_CHANNELS):
-            pdf = statement_pdf(action, customer, sender, day, language)
+        if pdf is not None:
             name = "releve.pdf" if language == "fr" else "statement.pdf"
             attachments.append(Attachment(name, pdf, "application/pdf"))
         domain = sender.email.split("@", 1)[1] if "@" in sender.email else "relance.local"
@@ -325,25 +592,136 @@ class Runner:
     # -- write-back --------------------------------------------------------------------
 
     def push(self, company: CompanySettings, source: Source) -> int:
-        """Reminder levels of the invoices in the journal, written back once each."""
-        pushed = self.store.pushed_values(company.id, "reminder_level")
-        flags: list[Flag] = []
-        for row in self.store.outbox_rows(company.id, states=("sent",), limit=1_000_000):
-            sent = (row.sent_at or self.clock()).date()
-            for inv in row.action.invoices:
-                value = str(inv.step)
-                if pushed.get(inv.id) != value:
-                    pushed[inv.id] = value
-                    flags.append(Flag("reminder_level", inv.id, inv.step, sent))
+        """Reminder levels, dispute and escalation flags that changed since they were
+        last written back, each pushed once (the ``pushed`` table records what the
+        source said it wrote)."""
+        today = self.clock().date()
+        with self.progress.step("push"):
+            flags = self._level_flags(company, today) + self._state_flags(company, today)
+            written = source.push(flags) if flags else []
         if not flags:
             return 0
-        written = source.push(flags)
         with self.store.transaction() as tx:
             for flag in written:
                 self.store.record_push(
-                    tx, company.id, flag.kind, flag.ref, str(flag.value), self.clock()
+                    tx, company.id, flag.kind, flag.ref, pushed_text(flag.value), self.clock()
                 )
+        log.info("pushed company=%s flags=%d written=%d", company.id, len(flags), len(written))
         return len(written)
+
+    def _level_flags(self, company: CompanySettings, today: date) -> list[Flag]:
+        pushed = self.store.pushed_values(company.id, "reminder_level")
+        latest: dict[str, tuple[int, date]] = {}
+        for invoice_id, step, sent_at in self.store.sent_steps(company.id):
+            latest[invoice_id] = (step, sent_at.date() if sent_at else today)
+        return [
+            Flag("reminder_level", invoice_id, step, day)
+            for invoice_id, (step, day) in latest.items()
+            if pushed.get(invoice_id) != pushed_text(step)
+        ]
+
+    def _state_flags(self, company: CompanySettings, today: date) -> list[Flag]:
+        """Dispute opened / closed and escalated set / cleared, against what was pushed.
+        A dispute that was already closed before any push says nothing new."""
+        disputes = self.store.pushed_values(company.id, "dispute")
+        escalations = self.store.pushed_values(company.id, "escalated")
+        flags: list[Flag] = []
+        seen: set[str] = set()
+        for state in self.store.flag_states(company.id):
+            seen.add(state.invoice_id)
+            before = disputes.get(state.invoice_id)
+            if state.dispute_open:
+                if before != pushed_text(state.dispute_reason):
+                    day = state.dispute_opened or today
+                    flags.append(Flag("dispute", state.invoice_id, state.dispute_reason, day))
+            elif before not in (None, ""):
+                flags.append(Flag("dispute", state.invoice_id, None, state.dispute_closed or today))
+            if state.escalated and escalations.get(state.invoice_id) != "true":
+                flags.append(Flag("escalated", state.invoice_id, True, today))
+        # Pushed as open or escalated, now with no dispute or escalation at all:
+        # cleared (if the invoice is still there).
+        stale_disputes = [r for r, v in disputes.items() if r not in seen and v != ""]
+        stale_escalations = [r for r, v in escalations.items() if r not in seen and v == "true"]
+        if stale_disputes or stale_escalations:
+            present = self.store.invoice_ids(company.id)
+            flags.extend(Flag("dispute", r, None, today) for r in stale_disputes if r in present)
+            flags.extend(
+                Flag("escalated", r, False, today) for r in stale_escalations if r in present
+            )
+        return flags
+
+
+def pushed_text(value: FlagValue) -> str:
+    """How a pushed value is remembered: a closed dispute is "", booleans are
+    "true"/"false", a step or a reason is its text."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """A row ready to send: its action (paid invoices left out), customer and text."""
+
+    row: OutboxRow
+    action: Action
+    customer: Customer
+    rendered: RenderedText
+    language: str
+
+    @property
+    def needs_statement(self) -> bool:
+        return self.action.channel in ("email", *PAPER_CHANNELS)
+
+
+StatementArgs = tuple[Action, Customer, Sender, date, str]
+
+
+def _statement(args: StatementArgs) -> bytes:
+    return statement_pdf(*args)
+
+
+def render_statements(
+    jobs: Sequence[StatementArgs], processes: int
+) -> Generator[bytes, None, None]:
+    """The statement PDF of each job, in order.  A batch of at least POOL_MIN is
+    rendered by ``processes`` worker processes (forked: they start at once and
+    share the loaded code), which the caller consumes as they come; a small one,
+    or ``processes`` below 2, here."""
+    if processes < 2 or len(jobs) < POOL_MIN:
+        yield from map(_statement, jobs)
+        return
+    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
+    try:
+        yield from pool.map(_statement, jobs, chunksize=4)
+    finally:
+        # Stopped early: what is not rendered yet is not wanted.
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def retry_delay(attempts: int, retry_after: float | None) -> timedelta:
+    """How long a transient failure waits: what the channel asked for, else 5, 10,
+    20, 40 minutes as attempts pile up."""
+    if retry_after is not None:
+        return timedelta(seconds=retry_after)
+    return RETRY_BASE * (1 << min(attempts, 4))
+
+
+def local_worker_is_dead(worker: str) -> bool:
+    """Whether ``worker`` (``host:pid``, see ``worker_name``) is a process of this host
+    that no longer runs.  A worker of another host is never judged from here."""
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
 
 
 def still_due(action: Action, fresh: dict[str, Decimal]) -> Action | None:
@@ -380,6 +758,7 @@ class _Channels:
         self._smtp: SmtpDeliverer | None = None
         self._letters: LetterWriter | None = None
         self._sms: SmsProvider | None = None
+        self._accepted: str | None = None
 
     def __enter__(self) -> _Channels:
         return self
@@ -409,6 +788,23 @@ class _Channels:
         if self._letters is None:
             self._letters = LetterWriter(Path(self.settings.delivery.letters.output_dir))
         return self._letters
+
+    def accepted(self, message_id: str) -> bool | None:
+        """Whether the relay's accepted log names ``message_id``; None without a log.
+        The log is read once per batch, when a row first needs it."""
+        smtp = self.settings.delivery.smtp
+        if smtp is None or smtp.accepted_log is None:
+            return None
+        if self._accepted is None:
+            try:
+                self._accepted = Path(smtp.accepted_log).read_text("utf-8", "replace")
+            except FileNotFoundError:
+                self._accepted = ""
+            except OSError as error:
+                raise DeliveryError(
+                    True, f"cannot read the SMTP accepted_log {smtp.accepted_log}: {error}"
+                ) from error
+        return message_id in self._accepted
 
     def sms(self) -> SmsProvider:
         if self._sms is None:

@@ -27,6 +27,7 @@ password_env = "RELANCE_SMTP_PASSWORD"  # or password_file = "/etc/relance/smtp"
 from_address = "compta@example.fr"  # or "Dupont Frères <compta@dupont.fr>"
 reply_to = "relances@example.fr"    # optional
 timeout = 30                        # seconds
+# accepted_log = "/var/log/relay/accepted.log"  # the relay's log of accepted Message-IDs
 
 [delivery.letters]
 output_dir = "out/letters"
@@ -293,6 +294,10 @@ class SmtpSettings(_Model):
     from_address: str = Field(pattern=r"^[^@\s]+@[^@\s]+$|^.*<[^@\s<>]+@[^@\s<>]+>$")
     reply_to: str | None = None
     timeout: float = Field(default=30.0, gt=0)
+    # A file where the relay writes the Message-ID of each message it accepted,
+    # before it answers 250: read after a crash to settle a message that may have
+    # gone out (docs/daemon.md, "Exactly once").  Unset: such a message is held.
+    accepted_log: ConfigPath | None = None
     password: SecretStr | None = Field(default=None, exclude=True)
 
     @model_validator(mode="before")
@@ -382,7 +387,8 @@ class Settings(_Model):
     store_password_env: EnvName | None = None
     store_password_file: ConfigPath | None = None
     send: bool = False
-    interval_minutes: int = Field(default=60, ge=1)
+    # Minutes between cycles; fractions allowed (0.5 is thirty seconds).
+    interval_minutes: float = Field(default=60, gt=0)
     timezone: str = "Europe/Paris"
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     companies: tuple[CompanySettings, ...] = ()
@@ -459,7 +465,7 @@ class _Overridable(BaseSettings):
     store_password_env: str | None = None
     store_password_file: str | None = None
     send: bool | None = None
-    interval_minutes: int | None = None
+    interval_minutes: float | None = None
     timezone: str | None = None
     delivery: DeliverySettings | None = None
 

@@ -15,12 +15,13 @@ same day gives the same bytes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 from fpdf import FPDF
 from fpdf.enums import Align, TableBordersLayout
@@ -44,6 +45,8 @@ _UNICODE_FAMILY = "DejaVu"
 _CORE_FAMILY = "helvetica"
 
 _PAGE_WIDTH = 180.0  # A4 (210 mm) minus 15 mm margins
+_PAD = 1.5  # mm of horizontal padding in a table cell
+_ROW_H = 6.6  # mm: a table row (5.5 line height and 0.8 padding above and below)
 _GREY = (235, 235, 235)
 ZERO = Decimal(0)
 
@@ -176,21 +179,39 @@ def _labels(language: str) -> dict[str, str]:
 # --------------------------------------------------------------------------- document
 
 
-class _Document(FPDF):
-    """An A4 page set with our font, margins and a page-numbered footer."""
+class _NeedsUnicode(Exception):
+    """The document has text the PDF standard fonts cannot print: set it in DejaVu."""
 
-    def __init__(self, *, title: str, author: str, footer: str, today: date, unicode: bool):
+
+# Spaces WinAnsi lacks, as the nearest it has.
+_WINANSI_SPACES = str.maketrans({"\u202f": "\u00a0", "\u2009": " "})
+
+FontMode = Literal["winansi", "unicode", "latin1"]
+
+
+class _Document(FPDF):
+    """An A4 page set with our font, margins and a page-numbered footer.
+
+    ``mode`` picks the font: ``winansi`` is the PDF standard Helvetica, whose
+    WinAnsi encoding covers French (accents, "€", "œ", typographic quotes) and
+    needs nothing embedded, so it is some ten times faster to produce than an
+    embedded TrueType subset (docs/performance.md, "Sync daemon"); text outside
+    it raises ``_NeedsUnicode``.  ``unicode`` embeds DejaVu Sans (any script it
+    has); ``latin1`` is Helvetica with what WinAnsi lacks transliterated, for
+    hosts without DejaVu.
+    """
+
+    def __init__(self, *, title: str, author: str, footer: str, today: date, mode: FontMode):
         super().__init__(orientation="portrait", unit="mm", format="A4")
         self._footer = footer
-        fonts = find_unicode_font() if unicode else None
+        self._mode = mode
+        fonts = find_unicode_font() if mode == "unicode" else None
         if fonts is not None:
             self.add_font(_UNICODE_FAMILY, "", str(fonts[0]))
             self.add_font(_UNICODE_FAMILY, "B", str(fonts[1]))
             self._family = _UNICODE_FAMILY
-            self._unicode_text = True
         else:
             self._family = _CORE_FAMILY
-            self._unicode_text = False
         self.set_margins(15, 15, 15)
         self.set_auto_page_break(auto=True, margin=18)
         self.alias_nb_pages()
@@ -198,22 +219,34 @@ class _Document(FPDF):
         self.set_creation_date(datetime.combine(today, time(0), UTC))
         self.set_creator("Relance")
         self.set_producer("Relance")
-        self.set_title(self.t(title))
-        self.set_author(self.t(author))
+        self.set_title(title)
+        self.set_author(author)
         self.set_font(self._family, size=10)
 
     def t(self, text: str) -> str:
-        """Text the current font can print."""
-        if self._unicode_text:
+        """Text the current font can print.  The standard fonts take WinAnsi byte
+        values, handed to fpdf as the Latin-1 characters of the same codes."""
+        if self._family == _UNICODE_FAMILY:
             return text
-        return text.translate(_LATIN1).encode("latin-1", "replace").decode("latin-1")
+        text = text.translate(_WINANSI_SPACES)
+        try:
+            return text.encode("cp1252").decode("latin-1")
+        except UnicodeEncodeError:
+            if self._mode == "winansi":
+                raise _NeedsUnicode from None
+        return text.translate(_LATIN1).encode("cp1252", "replace").decode("latin-1")
 
     def font(self, size: float = 10, bold: bool = False) -> None:
         self.set_font(self._family, style="B" if bold else "", size=size)
 
     def line_text(self, text: str, *, size: float = 10, bold: bool = False, h: float = 5) -> None:
         self.font(size, bold)
-        self.multi_cell(0, h, self.t(text), new_x="LMARGIN", new_y="NEXT")
+        printable = self.t(text)
+        # A line that fits is a plain cell: multi_cell's line breaking costs ten times more.
+        if "\n" not in printable and self.get_string_width(printable) < _PAGE_WIDTH - 2 * _PAD:
+            self.cell(0, h, printable, new_x="LMARGIN", new_y="NEXT")
+        else:
+            self.multi_cell(0, h, printable, new_x="LMARGIN", new_y="NEXT")
 
     def footer(self) -> None:
         self.set_y(-12)
@@ -230,6 +263,9 @@ class _Document(FPDF):
         align: Sequence[str],
     ) -> None:
         self.font(9)
+        if self._fits(header, rows, widths):
+            self._cell_table(header, rows, widths, align)
+            return
         with self.table(
             col_widths=tuple(widths),
             width=sum(widths),
@@ -245,6 +281,53 @@ class _Document(FPDF):
                 row = table.row()
                 for value in values:
                     row.cell(self.t(value))
+        self.ln(3)
+
+    def _fits(
+        self, header: Sequence[str], rows: Sequence[Sequence[str]], widths: Sequence[float]
+    ) -> bool:
+        """Whether every value fits on one line of its column (the common case)."""
+        for bold, values in ((True, header), *((False, r) for r in rows)):
+            self.font(9, bold)
+            for value, width in zip(values, widths, strict=True):
+                if self.get_string_width(self.t(value)) > width - 2 * _PAD:
+                    self.font(9)
+                    return False
+        self.font(9)
+        return True
+
+    def _cell_table(
+        self,
+        header: Sequence[str],
+        rows: Sequence[Sequence[str]],
+        widths: Sequence[float],
+        align: Sequence[str],
+    ) -> None:
+        """The table drawn cell by cell, as ``table()`` draws it (grey bold headings,
+        lines between rows, headings repeated on a new page), when nothing wraps."""
+        aligns = [Align.R if a == "RIGHT" else Align.L for a in align]
+        self.set_fill_color(*_GREY)
+
+        def heading_align(side: Align) -> Align:
+            return Align.C if side == Align.R else side  # as table() sets its headings
+
+        def heading() -> None:
+            self.font(9, bold=True)
+            for value, width, side in zip(header, widths, aligns, strict=True):
+                self.cell(
+                    width, _ROW_H, self.t(value), border="B", align=heading_align(side), fill=True
+                )
+            self.ln(_ROW_H)
+            self.font(9)
+
+        heading()
+        for values in rows:
+            if self.will_page_break(_ROW_H):
+                self.add_page()
+                heading()
+            for value, width, side in zip(values, widths, aligns, strict=True):
+                self.cell(width, _ROW_H, self.t(value), border="B", align=side)
+            self.ln(_ROW_H)
         self.ln(3)
 
     def total_line(self, label: str, value: str, *, bold: bool = False) -> None:
@@ -294,6 +377,18 @@ def _days_text(days: int, labels: dict[str, str]) -> str:
     return f"{days} {labels['day'] if days == 1 else labels['days_unit']}"
 
 
+def _best_font(render: Callable[[FontMode], bytes], unicode_font: bool) -> bytes:
+    """The document in the standard font if its text allows, else in DejaVu (or,
+    without DejaVu or with ``unicode_font=False``, transliterated)."""
+    try:
+        return render("winansi")
+    except _NeedsUnicode:
+        pass
+    if unicode_font and find_unicode_font() is not None:
+        return render("unicode")
+    return render("latin1")
+
+
 def statement_pdf(
     action: Action,
     customer: Customer,
@@ -305,8 +400,18 @@ def statement_pdf(
 ) -> bytes:
     """The statement of account for ``action`` as PDF bytes, in ``language`` (fr or en).
 
-    ``unicode_font=False`` forces the built-in font (as when DejaVu is not installed).
+    ``unicode_font=False`` never embeds DejaVu (as when it is not installed): text
+    the standard fonts lack is transliterated.
     """
+    _labels(language)  # an unknown language fails here, once
+    return _best_font(
+        lambda mode: _statement(mode, action, customer, sender, today, language), unicode_font
+    )
+
+
+def _statement(
+    mode: FontMode, action: Action, customer: Customer, sender: Sender, today: date, language: str
+) -> bytes:
     labels = _labels(language)
     currency = action.currency
     is_notice = action.channel == "formal_notice"
@@ -329,7 +434,7 @@ def statement_pdf(
             title=title, date=format_date(today, language), page="{page}"
         ),
         today=today,
-        unicode=unicode_font,
+        mode=mode,
     )
     doc.set_lang(language)
     doc.add_page()
@@ -473,13 +578,22 @@ def letter_pdf(
     The shipped letter templates already carry the sender, addressee, date and "Objet"
     lines, so the body is set as it is; ``subject`` only names the document.
     """
+    _labels(language)
+    return _best_font(
+        lambda mode: _letter(mode, subject, body, sender, today, language), unicode_font
+    )
+
+
+def _letter(
+    mode: FontMode, subject: str, body: str, sender: Sender, today: date, language: str
+) -> bytes:
     labels = _labels(language)
     doc = _Document(
         title=subject or sender.name,
         author=sender.name,
         footer=labels["letter_footer"].format(sender=sender.name, page="{page}"),
         today=today,
-        unicode=unicode_font,
+        mode=mode,
     )
     doc.set_lang(language)
     doc.add_page()

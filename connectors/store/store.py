@@ -148,6 +148,21 @@ class RunRow:
     error: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class FlagState:
+    """An invoice's dispute and escalation, as the store holds them."""
+
+    invoice_id: str
+    dispute_reason: str | None
+    dispute_opened: date | None
+    dispute_closed: date | None
+    escalated: bool
+
+    @property
+    def dispute_open(self) -> bool:
+        return self.dispute_reason is not None and self.dispute_closed is None
+
+
 class Tx:
     """One unit of work, from ``Store.transaction()``: pass it to the writers."""
 
@@ -441,6 +456,18 @@ class Store:
                 deleted += result.rowcount
         return deleted
 
+    def invoice_ids(self, company: str, tx: Tx | None = None) -> set[str]:
+        """Every invoice and credit-note id the store holds for ``company`` (open or not):
+        what a full snapshot is compared with to find the invoices gone from the source.
+        With ``tx``, read inside that unit of work (so the deletion that follows sees
+        the same state)."""
+        query = select(INVOICES.c.id).where(INVOICES.c.company == company)
+        if tx is not None:
+            with self._errors(f"listing the invoices of {company!r}"):
+                return set(tx.connection.scalars(query))
+        with self._read(f"listing the invoices of {company!r}") as connection:
+            return set(connection.scalars(query))
+
     def upsert_reminders(self, tx: Tx, company: str, reminders: Iterable[Reminder]) -> int:
         """Write journal entries by key; an entry written again replaces its lines."""
         entries = {r.key: r for r in reminders}
@@ -487,58 +514,81 @@ class Store:
 
     # -- the ledger -------------------------------------------------------
 
-    def ledger(self, company: str, today: date, *, currency: str = "EUR") -> Ledger:
+    def ledger(
+        self,
+        company: str,
+        today: date,
+        *,
+        currency: str = "EUR",
+        customers: Iterable[str] | None = None,
+    ) -> Ledger:
         """The company's ledger as of ``today`` (DESIGN §2): its customers, its open
         invoices and credit notes and those paid in the last 365 days, and the
         whole journal.  Invoices whose customer is not in the store are left out,
-        as a ledger file may not hold them."""
+        as a ledger file may not hold them.  With ``customers``, only those
+        customers, their invoices and their journal (a partial plan)."""
+        if customers is not None:
+            return self._partial_ledger(company, today, currency, sorted(set(customers)))
+        with self._read(f"reading the ledger of {company!r}", snapshot=True) as connection:
+            return self._ledger_part(connection, company, today, currency, None)
+
+    def _ledger_part(
+        self,
+        connection: Connection,
+        company: str,
+        today: date,
+        currency: str,
+        only: Sequence[str] | None,
+    ) -> Ledger:
+        """The ledger of the company, or of the customers ``only`` lists."""
         cutoff = today - timedelta(days=PAID_WINDOW_DAYS)
         i = INVOICES.c
-        with self._read(f"reading the ledger of {company!r}", snapshot=True) as connection:
-            customer_rows = connection.execute(
-                select(
-                    CUSTOMERS.c.id,
-                    CUSTOMERS.c.name,
-                    CUSTOMERS.c.kind,
-                    CUSTOMERS.c.emails,
-                    CUSTOMERS.c.phone,
-                    CUSTOMERS.c.language,
-                    CUSTOMERS.c.tags,
-                    CUSTOMERS.c.excluded,
-                    CUSTOMERS.c.plan,
-                    CUSTOMERS.c.credit_limit,
-                    CUSTOMERS.c.created,
-                )
-                .where(CUSTOMERS.c.company == company)
-                .order_by(CUSTOMERS.c.id)
-            ).all()
-            invoice_rows = connection.execute(
-                select(
-                    i.id,
-                    i.customer_id,
-                    i.number,
-                    i.kind,
-                    i.issue_date,
-                    i.due_date,
-                    i.amount,
-                    i.open_amount,
-                    i.currency,
-                    i.paid_date,
-                    i.dispute_reason,
-                    i.dispute_opened,
-                    i.dispute_note,
-                    i.dispute_closed,
-                    i.promise_date,
-                    i.escalated,
-                    i.factored,
-                )
-                .where(
-                    i.company == company,
-                    or_(i.is_open.is_(True), i.paid_date > cutoff),
-                )
-                .order_by(i.customer_id, i.id)
-            ).all()
-            reminders = self._journal(connection, company)
+        customer_filter = CUSTOMERS.c.company == company
+        invoice_filter = i.company == company
+        if only is not None:
+            customer_filter = and_(customer_filter, CUSTOMERS.c.id.in_(only))
+            invoice_filter = and_(invoice_filter, i.customer_id.in_(only))
+        customer_rows = connection.execute(
+            select(
+                CUSTOMERS.c.id,
+                CUSTOMERS.c.name,
+                CUSTOMERS.c.kind,
+                CUSTOMERS.c.emails,
+                CUSTOMERS.c.phone,
+                CUSTOMERS.c.language,
+                CUSTOMERS.c.tags,
+                CUSTOMERS.c.excluded,
+                CUSTOMERS.c.plan,
+                CUSTOMERS.c.credit_limit,
+                CUSTOMERS.c.created,
+            )
+            .where(customer_filter)
+            .order_by(CUSTOMERS.c.id)
+        ).all()
+        invoice_rows = connection.execute(
+            select(
+                i.id,
+                i.customer_id,
+                i.number,
+                i.kind,
+                i.issue_date,
+                i.due_date,
+                i.amount,
+                i.open_amount,
+                i.currency,
+                i.paid_date,
+                i.dispute_reason,
+                i.dispute_opened,
+                i.dispute_note,
+                i.dispute_closed,
+                i.promise_date,
+                i.escalated,
+                i.factored,
+            )
+            .where(invoice_filter, or_(i.is_open.is_(True), i.paid_date > cutoff))
+            .order_by(i.customer_id, i.id)
+        ).all()
+        reminders = self._journal(connection, company, only)
 
         customers = [
             Customer(
@@ -586,18 +636,36 @@ class Store:
             currency=currency, customers=customers, invoices=invoices, reminders=reminders
         )
 
+    def _partial_ledger(
+        self, company: str, today: date, currency: str, ids: Sequence[str]
+    ) -> Ledger:
+        """The ledger of these customers only, read chunk by chunk in one snapshot."""
+        parts: list[Ledger] = []
+        with self._read(f"reading part of the ledger of {company!r}", snapshot=True) as connection:
+            for chunk in _chunks(ids, IN_CHUNK):
+                parts.append(self._ledger_part(connection, company, today, currency, chunk))
+        return Ledger(
+            currency=currency,
+            customers=[c for p in parts for c in p.customers],
+            invoices=[inv for p in parts for inv in p.invoices],
+            reminders=sorted(
+                (r for p in parts for r in p.reminders), key=lambda r: (r.date, r.key)
+            ),
+        )
+
     def _journal(
-        self, connection: Connection, company: str, customer_id: str | None = None
+        self, connection: Connection, company: str, customer_ids: Sequence[str] | None = None
     ) -> list[Reminder]:
-        """Journal entries (oldest first), in two queries: the entries, then their lines."""
+        """Journal entries (oldest first), in two queries: the entries, then their lines;
+        with ``customer_ids``, only those customers' entries."""
         j, jl = JOURNAL.c, JOURNAL_LINES.c
         heads = select(j.key, j.customer_id, j.date, j.plan, j.channel).where(j.company == company)
         line_query = select(jl.reminder_key, jl.invoice_id, jl.step).where(jl.company == company)
-        if customer_id is not None:
-            heads = heads.where(j.customer_id == customer_id)
+        if customer_ids is not None:
+            heads = heads.where(j.customer_id.in_(customer_ids))
             line_query = line_query.join(
                 JOURNAL, and_(j.company == jl.company, j.key == jl.reminder_key)
-            ).where(j.customer_id == customer_id)
+            ).where(j.customer_id.in_(customer_ids))
         lines: dict[str, list[ReminderLine]] = {}
         for key, invoice_id, step in connection.execute(
             line_query.order_by(jl.reminder_key, jl.position)
@@ -615,7 +683,7 @@ class Store:
     def history(self, company: str, customer_id: str) -> list[Reminder]:
         """The journal entries of one customer, newest first."""
         with self._read(f"reading the history of {company!r}/{customer_id!r}") as connection:
-            entries = self._journal(connection, company, customer_id)
+            entries = self._journal(connection, company, [customer_id])
         entries.reverse()
         return entries
 
@@ -789,6 +857,31 @@ class Store:
             result = connection.execute(
                 update(OUTBOX)
                 .where(o.company == company, o.state == "claimed", o.claim_expires_at <= now)
+                .values(state="pending", claimed_by=None, claim_expires_at=None, updated_at=now)
+            )
+        return int(result.rowcount)
+
+    def claimants(self, company: str) -> set[str]:
+        """The workers holding claimed rows of ``company`` (expired leases included)."""
+        o = OUTBOX.c
+        with self._read(f"listing the claimants of {company!r}") as connection:
+            return set(
+                connection.scalars(
+                    select(o.claimed_by)
+                    .where(o.company == company, o.state == "claimed", o.claimed_by.is_not(None))
+                    .distinct()
+                )
+            )
+
+    def release(self, company: str, worker: str, now: datetime) -> int:
+        """Put back every row ``worker`` holds (it died, or it stops before sending
+        them): pending again, keeping what they recorded of an attempt, so a row
+        that may have gone out is checked before any resend.  Returns how many."""
+        o = OUTBOX.c
+        with self._write(f"releasing the claims of {worker!r}") as connection:
+            result = connection.execute(
+                update(OUTBOX)
+                .where(o.company == company, o.state == "claimed", o.claimed_by == worker)
                 .values(state="pending", claimed_by=None, claim_expires_at=None, updated_at=now)
             )
         return int(result.rowcount)
@@ -1045,6 +1138,11 @@ class Store:
             if result.rowcount != 1:
                 raise StoreError(f"store {self._where}: no run {run_id}")
 
+    def forget_run(self, run_id: int) -> None:
+        """Remove a run record: a run stopped by bad input leaves the store as it was."""
+        with self._write(f"forgetting run {run_id}") as connection:
+            connection.execute(delete(RUNS).where(RUNS.c.id == run_id))
+
     def last_runs(self, company: str, n: int = 10) -> list[RunRow]:
         """The company's latest runs, newest first."""
         r = RUNS.c
@@ -1058,6 +1156,36 @@ class Store:
         return [RunRow(a, b, c, d, e, f or {}, g) for a, b, c, d, e, f, g in rows]
 
     # -- write-back -------------------------------------------------------
+
+    def flag_states(self, company: str) -> list[FlagState]:
+        """The invoices that have a dispute (open or closed) or are escalated: what
+        the dispute and escalation flags pushed back to the source are read from."""
+        i = INVOICES.c
+        with self._read(f"reading the dispute and escalation state of {company!r}") as connection:
+            rows = connection.execute(
+                select(i.id, i.dispute_reason, i.dispute_opened, i.dispute_closed, i.escalated)
+                .where(
+                    i.company == company, or_(i.dispute_reason.is_not(None), i.escalated.is_(True))
+                )
+                .order_by(i.id)
+            ).all()
+        return [FlagState(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
+
+    def sent_steps(self, company: str) -> list[tuple[str, int, datetime | None]]:
+        """(invoice id, step, sent at) of every invoice listed in a sent outbox row,
+        oldest first: the reminder levels to push back."""
+        o = OUTBOX.c
+        with self._read(f"reading the sent reminders of {company!r}") as connection:
+            rows = connection.execute(
+                select(o.payload, o.sent_at)
+                .where(o.company == company, o.state == "sent")
+                .order_by(o.sent_at, o.id)
+            ).all()
+        return [
+            (inv.id, inv.step, sent_at)
+            for payload, sent_at in rows
+            for inv in action_from_payload(payload).invoices
+        ]
 
     def record_push(
         self, tx: Tx, company: str, kind: str, ref: str, value: str, now: datetime

@@ -5,147 +5,29 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 from collections.abc import Iterator
 from datetime import date, datetime
-from email import message_from_bytes
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from runner_support import SECRET, Inbox, ledger_document, smtp_server
+from runner_support import write_config as support_config
 
 from connectors.runner import Runner
 from connectors.settings import load_settings
 from connectors.store.store import Store
 
 TODAY = date(2026, 11, 24)  # a Tuesday
-SECRET = "s3cr3t-smtp-pa55"
-
-
-class Inbox:
-    """An aiosmtpd handler keeping every message it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(message_from_bytes(envelope.content))
-        return "250 OK"
 
 
 @pytest.fixture
 def inbox() -> Iterator[tuple[Inbox, int]]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    handler = Inbox()
-
-    def authenticator(
-        server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
-    ) -> AuthResult:
-        ok = isinstance(auth_data, LoginPassword) and auth_data.password == SECRET.encode()
-        return AuthResult(success=ok)
-
-    controller = Controller(
-        handler,
-        hostname="127.0.0.1",
-        port=port,
-        authenticator=authenticator,
-        auth_require_tls=False,
-    )
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
-
-
-def ledger_document(f1_open: str = "1200.00") -> dict[str, Any]:
-    """Two customers with an invoice 14 days overdue each (standard plan: step 3, e-mail)."""
-    invoice = {
-        "kind": "invoice",
-        "issue_date": "2026-10-11",
-        "due_date": "2026-11-10",
-        "amount": "1200.00",
-        "currency": "EUR",
-        "dispute": None,
-        "promise_date": None,
-        "escalated": False,
-        "factored": False,
-    }
-    return {
-        "format": "relance.ledger/1",
-        "currency": "EUR",
-        "customers": [
-            {
-                "id": "C1",
-                "name": "Boulangerie Martin SARL",
-                "emails": ["compta@martin.example"],
-                "language": "fr",
-            },
-            {
-                "id": "C2",
-                "name": "Transports Durand SAS",
-                "emails": ["ap@durand.example"],
-                "language": "fr",
-            },
-        ],
-        "invoices": [
-            {
-                **invoice,
-                "id": "F1",
-                "customer_id": "C1",
-                "number": "F1",
-                "open_amount": f1_open,
-                "paid_date": None if f1_open != "0.00" else "2026-11-23",
-            },
-            {
-                **invoice,
-                "id": "F2",
-                "customer_id": "C2",
-                "number": "F2",
-                "open_amount": "1200.00",
-                "paid_date": None,
-            },
-        ],
-        "reminders": [],
-    }
+    with smtp_server() as server:
+        yield server
 
 
 def write_config(tmp: Path, port: int, *, send: bool) -> Path:
-    (tmp / "ledger.json").write_text(json.dumps(ledger_document()))
-    config = tmp / "relance.toml"
-    config.write_text(f"""
-store = "sqlite:///{tmp / "relance.db"}"
-send = {str(send).lower()}
-
-[sender]
-name = "Atelier Martin SAS"
-email = "compta@atelier-martin.example"
-
-[delivery.smtp]
-host = "127.0.0.1"
-port = {port}
-security = "none"
-username = "relance"
-password_env = "RELANCE_TEST_SMTP_PASSWORD"
-from_address = "compta@atelier-martin.example"
-
-[delivery.letters]
-output_dir = "{tmp / "letters"}"
-
-[delivery.worklist]
-csv = "{tmp / "worklist.csv"}"
-xlsx = ""
-
-[[companies]]
-id = "acme"
-name = "Atelier Martin SAS"
-source = {{ kind = "jsonfile", path = "{tmp / "ledger.json"}" }}
-""")
-    return config
+    return support_config(tmp, port=port, send=send)
 
 
 def runner_for(config: Path) -> Runner:
@@ -179,7 +61,7 @@ def test_a_real_run_sends_each_reminder_once_with_a_stable_message_id(
     second = runner.cycle(company, today=TODAY)
     assert (first.sent, second.actions, second.sent) == (2, 0, 0)
     recipients = sorted(m["To"] for m in handler.messages)
-    assert recipients == ["ap@durand.example", "compta@martin.example"]
+    assert recipients == ["compta@client1.example", "compta@client2.example"]
     ids = {m["Message-ID"] for m in handler.messages}
     assert len(ids) == 2
     assert all(m.get_content_type() == "multipart/mixed" for m in handler.messages)
@@ -199,13 +81,13 @@ def test_an_invoice_paid_between_planning_and_sending_is_not_reminded(
     actions = runner.plan(company, TODAY)
     with runner.store.transaction() as tx:
         runner.store.enqueue(tx, "acme", actions, dry_run=False, today=TODAY)
-    (tmp_path / "ledger.json").write_text(json.dumps(ledger_document(f1_open="0.00")))
+    (tmp_path / "ledger.json").write_text(json.dumps(ledger_document(open_amounts={"F1": "0.00"})))
     from connectors.runner import CycleReport
 
     report = CycleReport("acme", dry_run=False)
     runner.deliver(company, source, TODAY, report)
     assert (report.sent, report.cancelled) == (1, 1)
-    assert [m["To"] for m in handler.messages] == ["ap@durand.example"]
+    assert [m["To"] for m in handler.messages] == ["compta@client2.example"]
 
 
 def test_the_smtp_password_never_reaches_the_logs(

@@ -334,8 +334,7 @@ def test_settings_problems_lists_every_problem(tmp_path: Path) -> None:
     assert found == [
         f"{path}: config: field 'send': Input should be a valid boolean, unable to interpret "
         "input, got 'sometimes'",
-        f"{path}: config: field 'interval_minutes': Input should be greater than or equal to 1, "
-        "got 0",
+        f"{path}: config: field 'interval_minutes': Input should be greater than 0, got 0",
         f"{path}: companies[0] (id 'acme'): field 'source.path': Field required",
         f"{path}: companies[1] (id 'acme'): field 'source.customers': Input should be greater "
         "than or equal to 1, got 0",

@@ -35,6 +35,7 @@ class RecordingHandler:
 
     messages: list[Received] = field(default_factory=list)
     refuse: dict[str, str] = field(default_factory=dict)  # recipient -> SMTP reply
+    refuse_data: str = ""  # the reply to the end of DATA instead of 250, if set
 
     async def handle_RCPT(
         self, server: Any, session: Session, envelope: Envelope, address: str, options: Any
@@ -45,6 +46,8 @@ class RecordingHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
+        if self.refuse_data:
+            return self.refuse_data
         content = envelope.original_content or b""
         self.messages.append(
             Received(session.peer, envelope.mail_from or "", list(envelope.rcpt_tos), content)

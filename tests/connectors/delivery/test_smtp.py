@@ -369,9 +369,13 @@ def test_non_ascii_mailbox_name_is_permanent(smtp_server: SmtpServer) -> None:
 
 
 class _DropsDuringData(smtplib.SMTP):
-    def data(self, msg: Any) -> tuple[int, bytes]:
-        self.close()
-        raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+    """The connection dies as the final dot goes out: the server may have the message."""
+
+    def send(self, s: Any) -> None:
+        if s == b".\r\n":
+            self.close()
+            raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+        super().send(s)
 
 
 def test_connection_lost_during_data_is_reported_as_maybe_delivered(
@@ -407,3 +411,38 @@ def test_throughput_of_one_thousand_messages(smtp_server: SmtpServer, capsys: An
     assert smtp.connections_opened == 1
     with capsys.disabled():
         print(f"\nSMTP: 1000 messages in {elapsed:.2f} s = {1000 / elapsed:.0f} messages/s")
+
+
+def test_the_attempt_hook_runs_before_the_final_dot(smtp_server: SmtpServer) -> None:
+    """§10 exactly once: ``before_dot`` runs with the whole message at the server and
+    nothing delivered yet; the 250 comes after it."""
+    seen: list[int] = []
+    with SmtpDeliverer(settings_for(smtp_server), clock=lambda: SENT_AT) as smtp:
+        smtp.send(message(), before_dot=lambda: seen.append(len(smtp_server.handler.messages)))
+    assert seen == [0]
+    assert len(smtp_server.handler.messages) == 1
+
+
+def test_a_failing_attempt_hook_delivers_nothing(smtp_server: SmtpServer) -> None:
+    """If the attempt cannot be recorded, the message must not go out: the
+    connection is dropped before the dot and the server discards what it got."""
+
+    def refuse() -> None:
+        raise RuntimeError("store unavailable")
+
+    with (
+        pytest.raises(RuntimeError),
+        SmtpDeliverer(settings_for(smtp_server), clock=lambda: SENT_AT) as smtp,
+    ):
+        smtp.send(message(), before_dot=refuse)
+    with SmtpDeliverer(settings_for(smtp_server), clock=lambda: SENT_AT) as smtp:
+        smtp.send(message(key="next"))
+    assert [m.data.count(b"X-Relance-Key: next") for m in smtp_server.handler.messages] == [1]
+
+
+def test_a_refusal_after_the_final_dot_is_an_error(smtp_server: SmtpServer) -> None:
+    """A 5xx to the end of DATA means the server did not take the message."""
+    smtp_server.handler.refuse_data = "554 5.6.0 Message rejected"
+    with pytest.raises(DeliveryError) as caught:
+        send_all(settings_for(smtp_server), message())
+    assert caught.value.permanent

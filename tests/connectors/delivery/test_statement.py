@@ -143,22 +143,35 @@ def test_english_statement_uses_english_labels_and_formats() -> None:
     assert "Payment deadline: 8 days" in text
 
 
+def test_french_text_is_set_in_the_standard_font_with_accents_and_the_euro_sign() -> None:
+    """WinAnsi covers French: "€", "é", "â", "œ" print with nothing embedded."""
+    data = statement_pdf(formal_notice(), customer(name="Cœur de Plâtrerie"), sender(), TODAY, "fr")
+
+    text = pdf_text(data)
+    assert "€" in text and "Échéance" in text and "Cœur de Plâtrerie" in text
+    assert b"/BaseFont /Helvetica" in data and b"/FontFile2" not in data
+
+
 @needs_dejavu
-def test_unicode_font_prints_accents_and_the_euro_sign() -> None:
-    data = statement_pdf(formal_notice(), customer(), sender(), TODAY, "fr")
+def test_text_beyond_the_standard_fonts_is_set_in_embedded_dejavu() -> None:
+    """A Polish or Greek name needs a Unicode font: the statement embeds DejaVu."""
+    who = customer(name="Łódź Księgarnia Ελληνικά")
+    data = statement_pdf(formal_notice(), who, sender(), TODAY, "fr")
 
     text = pdf_text(data)
-    assert "€" in text and "Échéance" in text and "Plâtrerie" in text
-    assert b"/BaseFont /" in data and b"DejaVuSans" in data  # embedded, not Helvetica
+    assert "Łódź Księgarnia Ελληνικά" in text and "€" in text and "Échéance" in text
+    assert b"DejaVuSans" in data and b"/FontFile2" in data
 
 
-def test_builtin_font_fallback_transliterates_what_latin1_lacks() -> None:
-    """Without DejaVu the statement still prints: € becomes EUR, accents stay."""
-    data = statement_pdf(formal_notice(), customer(), sender(), TODAY, "fr", unicode_font=False)
+def test_without_dejavu_what_the_standard_fonts_lack_is_transliterated() -> None:
+    """Without DejaVu the statement still prints: French is whole, other letters
+    become "?"."""
+    who = customer(name="Łódź Księgarnia")
+    data = statement_pdf(formal_notice(), who, sender(), TODAY, "fr", unicode_font=False)
 
     text = pdf_text(data)
-    assert "€" not in text
-    assert "1 200,00 EUR" in text
+    assert "?\u00f3d? Ksi?garnia" in text
+    assert "1 200,00 €" in text.replace("\u00a0", " ")
     assert "Relevé" in text or "Mise en demeure" in text
     assert "FA-2026-0042" in text
 
