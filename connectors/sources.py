@@ -413,6 +413,8 @@ def _pennylane(settings: Mapping[str, Any], company: str) -> PennylaneSource:
         levels=read.integer("levels", 4, low=1, high=20),
         contacts=contacts,
     )
+
+
 def _sage100(settings: Mapping[str, Any], company: str) -> Sage100Source:
     from connectors.sage.build import sage_source
 
