@@ -43,8 +43,13 @@ from importlib import resources
 from typing import Any
 
 import jinja2
-from babel.dates import format_date as babel_format_date
-from babel.numbers import format_currency, format_percent
+from babel.numbers import (
+    format_currency,
+    format_percent,
+    get_currency_precision,
+    get_decimal_symbol,
+    get_group_symbol,
+)
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -123,16 +128,75 @@ def _decimal(value: object, what: str) -> Decimal:
     return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
+@dataclass(frozen=True, slots=True)
+class _MoneyShape:
+    """What Babel writes around the digits of one (locale, currency), read off once.
+
+    Babel re-reads the locale's pattern and symbols on every call (about 40 µs);
+    a run renders thousands of amounts.  Amounts that need no rounding are laid
+    out from this shape; anything else goes through Babel itself.
+    """
+
+    digits: int
+    group: str
+    decimal: str
+    positive: tuple[str, str]
+    negative: tuple[str, str]
+
+    def apply(self, amount: Decimal) -> str | None:
+        exponent = amount.as_tuple().exponent
+        if not isinstance(exponent, int) or exponent < -self.digits:
+            return None  # rounding (or NaN): Babel's own rules apply
+        if amount.is_zero() and amount.is_signed():
+            return None
+        number = f"{abs(amount):,.{self.digits}f}".translate(
+            {ord(","): self.group, ord("."): self.decimal}
+        )
+        before, after = self.negative if amount < 0 else self.positive
+        return f"{before}{number}{after}"
+
+
+_MONEY_PROBES = ("0", "0.5", "7", "12.3", "999.99", "1000", "1234.5", "-1234.56", "1234567.89")
+
+
+@lru_cache(maxsize=64)
+def _money_shape(locale: str, currency: str) -> _MoneyShape | None:
+    """The shape of Babel's output for this locale and currency; ``None`` if it has none
+    (then every amount goes through Babel)."""
+    digits = get_currency_precision(currency)
+    group, decimal = get_group_symbol(locale), get_decimal_symbol(locale)
+    probe = Decimal(1234567) + Decimal(89) / 100
+    inner = f"{probe:,.{digits}f}".translate({ord(","): group, ord("."): decimal})
+    sides = []
+    for value in (probe, -probe):
+        parts = format_currency(value, currency, locale=locale).split(inner)
+        if len(parts) != 2:
+            return None
+        sides.append((parts[0], parts[1]))
+    shape = _MoneyShape(digits, group, decimal, sides[0], sides[1])
+    for text in _MONEY_PROBES:
+        value = Decimal(text).quantize(Decimal(1).scaleb(-digits))
+        if shape.apply(value) != format_currency(value, currency, locale=locale):
+            return None
+    return shape
+
+
 def format_money(amount: Decimal, currency: str, language: str) -> str:
     """``1 234,56 €`` in French, ``€1,234.56`` in English (Babel, CLDR spacing)."""
-    return format_currency(_decimal(amount, "money"), currency, locale=_locale(language))
+    value = _decimal(amount, "money")
+    locale = _locale(language)
+    shape = _money_shape(locale, currency)
+    text = shape.apply(value) if shape is not None else None
+    return text if text is not None else format_currency(value, currency, locale=locale)
 
 
 def format_date(d: date, language: str) -> str:
     """``22/11/2026`` in both languages (English follows the British day-first order)."""
     if not isinstance(d, date):
         raise TypeError(f"date expects a date, got {type(d).__name__}")
-    return babel_format_date(d, _DATE_PATTERN, locale=_locale(language))
+    _locale(language)  # an unsupported language is still an error
+    # _DATE_PATTERN (dd/MM/yyyy) in Latin digits, the same in fr_FR and en_GB.
+    return f"{d.day:02d}/{d.month:02d}/{d.year:04d}"
 
 
 def format_rate(rate: Decimal, language: str) -> str:

@@ -316,10 +316,14 @@ class PennylaneSource:
             return []
         catalog = self.catalog()
         if catalog is None:
-            raise PennylaneError(
-                f"there is no category group '{self.category_group}' in Pennylane, so reminder "
-                f"levels cannot be written back: create it in Pennylane, then run "
-                f"`relance pennylane setup --config ...`",
-                kind="config",
+            # Reminders already went out: a missing group must not fail the cycle.
+            # Nothing is recorded as pushed, so every flag is written once the
+            # group exists and `relance pennylane setup` has run.
+            log.warning(
+                "pennylane category group '%s' not found: %d flag(s) kept for write-back "
+                "until `relance pennylane setup` runs",
+                self.category_group,
+                len(flags),
             )
+            return []
         return push_flags(self.client, catalog, flags, self.levels)

@@ -6,6 +6,8 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from babel.dates import format_date as format_babel_date
+from babel.numbers import format_currency
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -212,6 +214,24 @@ def test_french_money_keeps_every_digit(amount: Decimal) -> None:
     text = plain(format_money(amount, "EUR", "fr"))
     digits = text.removesuffix(" €").replace(" ", "").replace(",", ".")
     assert Decimal(digits) == amount
+
+
+@given(
+    st.decimals(min_value=-(10**10), max_value=10**10, allow_nan=False, allow_infinity=False),
+    st.sampled_from(["fr", "en"]),
+    st.sampled_from(["EUR", "USD", "GBP", "CHF", "JPY"]),
+)
+def test_money_reads_exactly_as_babel_writes_it(amount: Decimal, language: str, cur: str) -> None:
+    """The shape read off Babel once per locale and currency writes what Babel writes,
+    rounding cases included (they go through Babel itself)."""
+    locale = {"fr": "fr_FR", "en": "en_GB"}[language]
+    assert format_money(amount, cur, language) == format_currency(amount, cur, locale=locale)
+
+
+@given(st.dates(min_value=date(1000, 1, 1)), st.sampled_from(["fr", "en"]))
+def test_dates_read_exactly_as_babel_writes_them(day: date, language: str) -> None:
+    locale = {"fr": "fr_FR", "en": "en_GB"}[language]
+    assert format_date(day, language) == format_babel_date(day, "dd/MM/yyyy", locale=locale)
 
 
 def test_french_date_is_day_month_year() -> None:

@@ -177,6 +177,28 @@ def test_a_delivered_reminder_shows_its_level_in_pennylane_next_to_the_users_cat
     }
 
 
+def test_without_the_category_group_reminders_go_out_and_levels_wait_for_setup(
+    fake: tuple[FakePennylane, str], tmp_path: Path, inbox: tuple[Inbox, int]
+) -> None:
+    server, url = fake
+    ledger = small_ledger(server, TODAY)
+    config = write_config(tmp_path, url, smtp_port=inbox[1], send=True)
+
+    first = relance("sync", "--config", str(config), "--once")
+
+    assert first.exit_code == 0, first.output
+    assert len(inbox[0].messages) == 1
+    assert server.labels_of(ledger.overdue) == {}
+
+    relance_group(server)
+    assert relance("pennylane", "setup", "--config", str(config)).exit_code == 0
+    second = relance("sync", "--config", str(config), "--once")
+
+    assert second.exit_code == 0, second.output
+    assert len(inbox[0].messages) == 1
+    assert server.labels_of(ledger.overdue) == {"Relance 3": "1"}
+
+
 def test_a_429_storm_and_5xx_bursts_are_survived_with_nothing_lost(
     fake: tuple[FakePennylane, str], tmp_path: Path
 ) -> None:
