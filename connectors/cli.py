@@ -33,6 +33,17 @@ EXIT_BAD_INPUT = 2
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+# Set by the commands that read a whole ledger, once their output is written: the
+# console script then ends without freeing the ledger object by object (over a
+# second for a million invoices, docs/performance.md).
+_skip_teardown = False
+
+
+def ledger_done() -> None:
+    global _skip_teardown
+    _skip_teardown = True
+
+
 def dump_json(data: Any) -> None:
     sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2))
     sys.stdout.buffer.write(b"\n")
@@ -152,6 +163,7 @@ def plan_command(
         dump_json({"today": day.isoformat(), "actions": [action_to_json(a) for a in actions]})
     else:
         views.show_actions(actions, ledger, day, limit=limit)
+    ledger_done()
 
 
 @cli.command("kpi")
@@ -181,6 +193,7 @@ def kpi_command(ledger_path: Path, config_path: Path | None, today: Any, as_json
         dump_json(kpis_to_json(kpis))
     else:
         views.show_kpis(kpis)
+    ledger_done()
 
 
 @cli.command("validate")
@@ -389,8 +402,21 @@ def render(
     )
 
 
+def run() -> None:
+    """The console script: ``main()``; after a successful ``plan`` or ``kpi``, the
+    process ends at once, its output flushed, without freeing the ledger."""
+    main()
+    if _skip_teardown:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except BrokenPipeError:
+            pass
+        os._exit(0)
+
+
 def main() -> None:
-    """Entry point: run the command, turning our errors into one line and exit code 2."""
+    """Run the command, turning our errors into one line and exit code 2."""
     try:
         cli.main(prog_name="relance", standalone_mode=False)
     except InputError as error:

@@ -18,7 +18,7 @@ from core.actions import Action, ActionInvoice, ContextInvoice, Credit
 from core.calendar import is_business_day
 from core.config import Config
 from core.errors import InputError
-from core.index import LedgerIndex, PaidSummary, Reminded, ledger_index
+from core.index import NO_PAYMENTS, LedgerIndex, PaidSummary, Reminded, ledger_index
 from core.metrics import customer_metrics
 from core.model import ZERO, Customer, Invoice, Ledger, Reminder, ReminderLine
 from core.penalties import late_interest, late_interest_rate, recovery_indemnity
@@ -139,7 +139,9 @@ class Planner:
                 self.config,
                 self.today,
                 self.index.open_by_customer.get(customer.id, []),
-                self.index.paid_summary.get(customer.id),
+                # A customer without paid invoices has an empty summary, not a walk
+                # of the history.
+                self.index.paid_summary.get(customer.id, NO_PAYMENTS),
                 self._metric_names,
             )
             self._assignments[customer.id] = found

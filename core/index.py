@@ -9,9 +9,10 @@ length; a ledger whose records are replaced in place must be built anew.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import date
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from core.model import Invoice, Ledger, Reminder
 
@@ -28,7 +29,8 @@ class Reminded:
 
     __slots__ = ("done", "first", "paid")
 
-    def __init__(self, invoice: Invoice | None, first: date) -> None:
+    def __init__(self, invoice: Any, first: date) -> None:
+        """``invoice``: the invoice's record (see LedgerIndex.add_reminders), or None."""
         self.first = first
         self.done: dict[str, int] = {}
         self.paid = None if invoice is None or invoice.open_amount else invoice.paid_date
@@ -60,6 +62,10 @@ class PaidSummary:
             self.last = paid
 
 
+# The summary of a customer with no fully paid invoice.
+NO_PAYMENTS = PaidSummary()
+
+
 class ReminderStats(NamedTuple):
     """One journal entry, summed up: its step (the highest of its invoices), how
     many invoices it listed, and how many of them were fully paid within 14 days."""
@@ -71,9 +77,10 @@ class ReminderStats(NamedTuple):
 
 class LedgerIndex:
     __slots__ = (
+        "_build",
         "_by_customer",
         "_history_source",
-        "by_id",
+        "_records",
         "disputed",
         "fingerprint",
         "last_reminder",
@@ -86,11 +93,14 @@ class LedgerIndex:
     )
 
     def __init__(self) -> None:
-        self.by_id: dict[str, Invoice] = {}
         # Every invoice per customer: built on first use (most runs never need
         # it: metrics read the open invoices and the paid summaries).
         self._by_customer: dict[str, list[Invoice]] | None = None
         self._history_source: list[Invoice] = []
+        # A decoded file's records per customer: invoices, and the fully paid
+        # invoices left unbuilt, which ``_build`` turns into invoices on demand.
+        self._records: dict[str, list[Any]] | None = None
+        self._build: Callable[[Any, str], Invoice] | None = None
         # Invoices and credit notes with an open amount, per customer.
         self.open_by_customer: dict[str, list[Invoice]] = {}
         # The journal joined to the invoices once, so that nothing later looks
@@ -113,27 +123,47 @@ class LedgerIndex:
     def history(self, customer_id: str) -> list[Invoice]:
         """All the customer's invoices and credit notes."""
         if self._by_customer is None:
-            by_customer: dict[str, list[Invoice]] = {}
-            for inv in self._history_source:
-                group = by_customer.get(inv.customer_id)
-                if group is None:
-                    by_customer[inv.customer_id] = [inv]
-                else:
-                    group.append(inv)
-            self._by_customer = by_customer
-        return self._by_customer.get(customer_id, [])
+            self._by_customer = {}
+            if self._records is None:
+                self._group(self._by_customer)
+        found = self._by_customer.get(customer_id)
+        if found is None:
+            found = []
+            if self._records is not None and self._build is not None:
+                build = self._build
+                found = [
+                    record if isinstance(record, Invoice) else build(record, customer_id)
+                    for record in self._records.get(customer_id, ())
+                ]
+                self._by_customer[customer_id] = found
+        return found
+
+    def _group(self, by_customer: dict[str, list[Invoice]]) -> None:
+        for inv in self._history_source:
+            group = by_customer.get(inv.customer_id)
+            if group is None:
+                by_customer[inv.customer_id] = [inv]
+            else:
+                group.append(inv)
 
     def set_history_source(self, invoices: list[Invoice]) -> None:
         self._history_source = invoices
         self._by_customer = None
+        self._records = self._build = None
+
+    def set_records(
+        self, records: dict[str, list[Any]], build: Callable[[Any, str], Invoice]
+    ) -> None:
+        """A decoded file's records per customer: ``Invoice`` objects, and others that
+        ``build(record, customer_id)`` turns into one."""
+        self._records, self._build = records, build
+        self._by_customer = None
 
     def add_invoices(self, invoices: list[Invoice]) -> None:
-        by_id, open_by = self.by_id, self.open_by_customer
-        self._history_source = invoices
-        self._by_customer = None
+        open_by = self.open_by_customer
+        self.set_history_source(invoices)
         for inv in invoices:
             self.add_to_sums(inv)
-            by_id[inv.id] = inv
             cid = inv.customer_id
             if inv.open_amount:
                 group = open_by.get(cid)
@@ -162,9 +192,11 @@ class LedgerIndex:
                     summary = self.paid_summary[inv.customer_id] = PaidSummary()
                 summary.add(inv.amount, inv.due_date.toordinal(), paid_day)
 
-    def add_reminders(self, reminders: list[Reminder]) -> None:
-        """Join the journal to the invoices (call after add_invoices)."""
-        reminded, by_id, last = self.reminded, self.by_id, self.last_reminder
+    def add_reminders(self, reminders: list[Reminder], by_id: Mapping[str, Any]) -> None:
+        """Join the journal to the invoices (call after add_invoices).  ``by_id`` maps
+        each invoice id to its record: anything with the invoice's ``id``,
+        ``open_amount`` (a Decimal) and ``paid_date``."""
+        reminded, last = self.reminded, self.last_reminder
         stats = self.reminder_stats
         for reminder in reminders:
             sent, plan = reminder.date, reminder.plan
@@ -197,23 +229,20 @@ class LedgerIndex:
         return 0 if record is None else record.done.get(plan, 0)
 
 
-def _fingerprint(ledger: Ledger) -> tuple[int, int, int, int]:
-    return (id(ledger.invoices), len(ledger.invoices), id(ledger.reminders), len(ledger.reminders))
-
-
 def ledger_index(ledger: Ledger) -> LedgerIndex:
     """The ledger's index, built now unless a current one is kept on the ledger."""
     index = ledger.index
-    if index is not None and index.fingerprint == _fingerprint(ledger):
+    if index is not None and index.fingerprint == ledger.fingerprint():
         return index
     index = LedgerIndex()
-    index.add_invoices(ledger.invoices)
-    index.add_reminders(ledger.reminders)
+    invoices = ledger.invoices
+    index.add_invoices(invoices)
+    index.add_reminders(ledger.reminders, {inv.id: inv for inv in invoices})
     keep(ledger, index)
     return index
 
 
 def keep(ledger: Ledger, index: LedgerIndex) -> None:
     """Attach an index that describes the ledger as it is now."""
-    index.fingerprint = _fingerprint(ledger)
+    index.fingerprint = ledger.fingerprint()
     ledger.index = index
