@@ -66,6 +66,23 @@ class PaidSummary:
 NO_PAYMENTS = PaidSummary()
 
 
+class OpenSums:
+    """Open invoices' open amounts per due day and their full amounts per issue day
+    (ordinals), open credit notes' total, and receivables per currency."""
+
+    __slots__ = ("by_currency", "by_due", "by_issue", "credits")
+
+    def __init__(self) -> None:
+        self.by_due: dict[int, Decimal] = {}
+        self.by_issue: dict[int, Decimal] = {}
+        self.credits = ZERO
+        self.by_currency: dict[str, Decimal] = {}
+
+
+# (invoice, due day ordinal, promise day ordinal or 0, journal record or None)
+CandidateRow = tuple[Invoice, int, int, "Reminded | None"]
+
+
 class ReminderStats(NamedTuple):
     """One journal entry, summed up: its step (the highest of its invoices), how
     many invoices it listed, and how many of them were fully paid within 14 days."""
@@ -79,7 +96,10 @@ class LedgerIndex:
     __slots__ = (
         "_build",
         "_by_customer",
+        "_candidates",
+        "_days_to_pay",
         "_history_source",
+        "_open_sums",
         "_records",
         "disputed",
         "fingerprint",
@@ -101,6 +121,9 @@ class LedgerIndex:
         # invoices left unbuilt, which ``_build`` turns into invoices on demand.
         self._records: dict[str, list[Any]] | None = None
         self._build: Callable[[Any, str], Invoice] | None = None
+        self._candidates: dict[str, list[CandidateRow]] | None = None
+        self._open_sums: OpenSums | None = None
+        self._days_to_pay: tuple[int, int] | None = None
         # Invoices and credit notes with an open amount, per customer.
         self.open_by_customer: dict[str, list[Invoice]] = {}
         # The journal joined to the invoices once, so that nothing later looks
@@ -222,6 +245,69 @@ class LedgerIndex:
             known = last.get(reminder.customer_id)
             if known is None or sent > known:
                 last[reminder.customer_id] = sent
+
+    def candidates(self) -> dict[str, list[CandidateRow]]:
+        """Per customer, the open invoices that may be reminded on some day (kind invoice,
+        no open dispute, not escalated, not factored: DESIGN §5.1 but for the promise,
+        which depends on the day), each with its due day and promise day as ordinals
+        (0: no promise) and its journal record.  Built once (call after add_reminders):
+        planning then reads these rows instead of each invoice's fields."""
+        found = self._candidates
+        if found is None:
+            found = self._candidates = {}
+            reminded = self.reminded
+            for cid, invoices in self.open_by_customer.items():
+                rows = [
+                    (
+                        inv,
+                        inv.due_date.toordinal(),
+                        0 if inv.promise_date is None else inv.promise_date.toordinal(),
+                        reminded.get(inv.id),
+                    )
+                    for inv in invoices
+                    if inv.kind == "invoice"
+                    and not inv.escalated
+                    and not inv.factored
+                    and (inv.dispute is None or inv.dispute.closed is not None)
+                ]
+                if rows:
+                    found[cid] = rows
+        return found
+
+    def open_sums(self) -> OpenSums:
+        """The open invoices and credit notes summed by day (built once), so that the
+        KPIs read a few hundred days instead of every open invoice."""
+        found = self._open_sums
+        if found is None:
+            found = self._open_sums = OpenSums()
+            by_due, by_issue, by_currency = found.by_due, found.by_issue, found.by_currency
+            for invoices in self.open_by_customer.values():
+                for inv in invoices:
+                    open_amount, currency = inv.open_amount, inv.currency
+                    if inv.kind != "invoice":
+                        found.credits += open_amount
+                        by_currency[currency] = by_currency.get(currency, ZERO) - open_amount
+                        continue
+                    by_currency[currency] = by_currency.get(currency, ZERO) + open_amount
+                    due = inv.due_date.toordinal()
+                    by_due[due] = by_due.get(due, ZERO) + open_amount
+                    issued = inv.issue_date.toordinal()
+                    by_issue[issued] = by_issue.get(issued, ZERO) + inv.amount
+        return found
+
+    def days_to_pay_after_first_reminder(self) -> tuple[int, int]:
+        """(total days, invoices) from the first reminder of an invoice to its payment,
+        over the reminded invoices paid on or after their first reminder (built once)."""
+        found = self._days_to_pay
+        if found is None:
+            total = count = 0
+            for record in self.reminded.values():
+                paid = record.paid
+                if paid is not None and paid >= record.first:
+                    total += (paid - record.first).days
+                    count += 1
+            found = self._days_to_pay = (total, count)
+        return found
 
     def done_step(self, invoice_id: str, plan: str) -> int:
         """The highest step recorded for the invoice under that plan (0 if none)."""

@@ -174,6 +174,10 @@ def _build(raw: _Ledger) -> Ledger:
     raw.reminders = None
     index.add_reminders(ledger.reminders, by_id)
     del by_id
+    # The day-independent parts of planning and KPIs, built while loading.
+    index.candidates()
+    index.open_sums()
+    index.days_to_pay_after_first_reminder()
     build = _PaidInvoices(raw.currency, currencies)
     index.set_records(records_by_customer, build)
     ledger.defer_invoices(len(records), partial(build.all, records, ids))
