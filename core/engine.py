@@ -16,6 +16,7 @@ from typing import Any
 
 from core.actions import Action, ActionInvoice, ContextInvoice, Credit
 from core.calendar import is_business_day
+from core.collector import collector_paused
 from core.config import Config
 from core.errors import InputError
 from core.index import (
@@ -158,13 +159,18 @@ class Planner:
     def journal_segments(self) -> dict[str, str]:
         """Today's segment of every customer in the journal (for reminder effectiveness)."""
         customers = {c.id: c for c in self.ledger.customers}
-        return {
-            cid: self.segment(customers[cid]).segment
-            for cid in self.index.last_reminder
-            if cid in customers
-        }
+        with collector_paused():
+            return {
+                cid: self.segment(customers[cid]).segment
+                for cid in self.index.last_reminder
+                if cid in customers
+            }
 
     def run(self) -> list[Action]:
+        with collector_paused():
+            return self._run()
+
+    def _run(self) -> list[Action]:
         actions: list[Action] = []
         if self._closed_under_every_plan:
             return actions

@@ -117,9 +117,9 @@ class LedgerIndex:
         # it: metrics read the open invoices and the paid summaries).
         self._by_customer: dict[str, list[Invoice]] | None = None
         self._history_source: list[Invoice] = []
-        # A decoded file's records per customer: invoices, and the fully paid
-        # invoices left unbuilt, which ``_build`` turns into invoices on demand.
-        self._records: dict[str, list[Any]] | None = None
+        # A decoded file's records: invoices, and the fully paid invoices left
+        # unbuilt, which ``_build`` turns into invoices on demand.
+        self._records: list[Any] | None = None
         self._build: Callable[[Any, str], Invoice] | None = None
         self._candidates: dict[str, list[CandidateRow]] | None = None
         self._open_sums: OpenSums | None = None
@@ -144,41 +144,34 @@ class LedgerIndex:
         self.fingerprint: tuple[int, int, int, int] = (0, 0, 0, 0)
 
     def history(self, customer_id: str) -> list[Invoice]:
-        """All the customer's invoices and credit notes."""
-        if self._by_customer is None:
-            self._by_customer = {}
-            if self._records is None:
-                self._group(self._by_customer)
-        found = self._by_customer.get(customer_id)
-        if found is None:
-            found = []
-            if self._records is not None and self._build is not None:
-                build = self._build
-                found = [
-                    record if isinstance(record, Invoice) else build(record, customer_id)
-                    for record in self._records.get(customer_id, ())
-                ]
-                self._by_customer[customer_id] = found
+        """All the customer's invoices and credit notes, in ledger order."""
+        by_customer = self._by_customer
+        if by_customer is None:
+            by_customer = self._by_customer = {}
+            source = self._history_source if self._records is None else self._records
+            for inv in source:
+                group = by_customer.get(inv.customer_id)
+                if group is None:
+                    by_customer[inv.customer_id] = [inv]
+                else:
+                    group.append(inv)
+        found = by_customer.get(customer_id, [])
+        build = self._build
+        if build is not None and not all(isinstance(r, Invoice) for r in found):
+            # A decoded file's records: build the customer's paid invoices now.
+            found = by_customer[customer_id] = [
+                r if isinstance(r, Invoice) else build(r, customer_id) for r in found
+            ]
         return found
-
-    def _group(self, by_customer: dict[str, list[Invoice]]) -> None:
-        for inv in self._history_source:
-            group = by_customer.get(inv.customer_id)
-            if group is None:
-                by_customer[inv.customer_id] = [inv]
-            else:
-                group.append(inv)
 
     def set_history_source(self, invoices: list[Invoice]) -> None:
         self._history_source = invoices
         self._by_customer = None
         self._records = self._build = None
 
-    def set_records(
-        self, records: dict[str, list[Any]], build: Callable[[Any, str], Invoice]
-    ) -> None:
-        """A decoded file's records per customer: ``Invoice`` objects, and others that
-        ``build(record, customer_id)`` turns into one."""
+    def set_records(self, records: list[Any], build: Callable[[Any, str], Invoice]) -> None:
+        """A decoded file's records, in file order: ``Invoice`` objects, and others that
+        ``build(record, customer_id)`` turns into one (each has ``customer_id``)."""
         self._records, self._build = records, build
         self._by_customer = None
 

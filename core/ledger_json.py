@@ -144,7 +144,7 @@ def _build(raw: _Ledger) -> Ledger:
     ledger.customers = [_customer(c) for c in raw.customers or ()]
     # One slot per customer: its own id string (every record refers to the
     # customer through it, so later lookups compare by identity), its open
-    # invoices, its records and its paid summary, so an invoice touches one
+    # invoices and its paid summary, so an invoice touches one
     # object of its customer's while it is read.
     slots = {c.id: _Slot(c.id) for c in ledger.customers}
     ids = {c.id: c.id for c in ledger.customers}
@@ -162,14 +162,11 @@ def _build(raw: _Ledger) -> Ledger:
     by_id = dict(zip(map(_record_id, records), records, strict=True))
     if len(by_id) != len(records):
         raise _Invalid  # duplicate invoice ids
-    records_by_customer: dict[str, list[Any]] = {}
     for slot in slots.values():
         if slot.open:
             index.open_by_customer[slot.id] = slot.open
         if slot.last:
             index.paid_summary[slot.id] = slot
-        if slot.records:
-            records_by_customer[slot.id] = slot.records
     ledger.reminders = _reminders(raw.reminders or [], ids)
     raw.reminders = None
     index.add_reminders(ledger.reminders, by_id)
@@ -179,7 +176,7 @@ def _build(raw: _Ledger) -> Ledger:
     index.open_sums()
     index.days_to_pay_after_first_reminder()
     build = _PaidInvoices(raw.currency, currencies)
-    index.set_records(records_by_customer, build)
+    index.set_records(records, build)
     ledger.defer_invoices(len(records), partial(build.all, records, ids))
     keep(ledger, index)
     return ledger
@@ -212,14 +209,12 @@ def _money(value: str | int | float) -> Decimal:
 
 
 class _Slot(PaidSummary):
-    __slots__ = ("id", "open", "records")
+    __slots__ = ("id", "open")
 
     def __init__(self, customer_id: str) -> None:
         super().__init__()
         self.id = customer_id
         self.open: list[Invoice] = []
-        # The customer's invoices and unbuilt paid invoices, in file order.
-        self.records: list[Invoice | _Invoice] = []
 
 
 class _PaidInvoices:
@@ -315,11 +310,9 @@ def _invoices(
             # The journal join reads a record's open amount (see add_reminders).
             r.open_amount = _ZERO  # type: ignore[assignment]
             append(r)
-            slot.records.append(r)
             continue
         inv = _invoice(r, slot.id, default_currency, currencies, dates)
         append(inv)
-        slot.records.append(inv)
         open_amount = inv.open_amount
         if open_amount:
             slot.open.append(inv)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from core.collector import collector_paused
 from core.index import PaidSummary, ReminderStats, ledger_index
 from core.model import ZERO, Customer, Invoice, Ledger, Reminder
 
@@ -183,6 +184,11 @@ def compute_kpis(ledger: Ledger, today: date, segments: Mapping[str, str] | None
 
     ``segments`` maps customer id to segment name, for the effectiveness table.
     """
+    with collector_paused():
+        return _kpis(ledger, today, segments)
+
+
+def _kpis(ledger: Ledger, today: date, segments: Mapping[str, str] | None) -> Kpis:
     index = ledger_index(ledger)
     t = today.toordinal()
     b30, b60, b90 = ZERO, ZERO, ZERO
