@@ -374,6 +374,11 @@ def _invoice(
     )
 
 
+# A named tuple built without its Python-level __new__: a C call, several times
+# faster, for the hundreds of thousands of lines of a large journal.
+_new_tuple: Any = tuple.__new__
+
+
 def _reminders(items: list[_Reminder], ids: dict[str, str]) -> list[Reminder]:
     out: list[Reminder] = []
     keys: set[str] = set()
@@ -387,7 +392,7 @@ def _reminders(items: list[_Reminder], ids: dict[str, str]) -> list[Reminder]:
         for line in r.invoices:
             if not line.id or line.step < 1:
                 raise _Invalid
-            lines.append(ReminderLine(line.id, line.step))
+            lines.append(_new_tuple(ReminderLine, (line.id, line.step)))
         out.append(
             Reminder(
                 customer_id,
