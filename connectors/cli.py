@@ -33,6 +33,18 @@ EXIT_BAD_INPUT = 2
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+# Set by the commands that read a whole ledger, once their output is written: the
+# console script then ends without freeing the ledger object by object (over a
+# second for a million invoices, docs/performance.md).  The ledger is kept here so
+# that returning from the command does not free it either.
+_finished_with: list[Any] = []
+
+
+def ledger_done(*kept: Any) -> None:
+    _finished_with.extend(kept)
+    _finished_with.append(True)
+
+
 def dump_json(data: Any) -> None:
     sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2))
     sys.stdout.buffer.write(b"\n")
@@ -155,6 +167,7 @@ def plan_command(
         dump_json({"today": day.isoformat(), "actions": [action_to_json(a) for a in actions]})
     else:
         views.show_actions(actions, ledger, day, limit=limit)
+    ledger_done(ledger, actions)
 
 
 @cli.command("kpi")
@@ -184,6 +197,7 @@ def kpi_command(ledger_path: Path, config_path: Path | None, today: Any, as_json
         dump_json(kpis_to_json(kpis))
     else:
         views.show_kpis(kpis)
+    ledger_done(ledger, planner)
 
 
 @cli.command("validate")
@@ -392,8 +406,21 @@ def render(
     )
 
 
+def run() -> None:
+    """The console script: ``main()``; after a successful ``plan`` or ``kpi``, the
+    process ends at once, its output flushed, without freeing the ledger."""
+    main()
+    if _finished_with:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except BrokenPipeError:
+            pass
+        os._exit(0)
+
+
 def main() -> None:
-    """Entry point: run the command, turning our errors into one line and exit code 2."""
+    """Run the command, turning our errors into one line and exit code 2."""
     try:
         cli.main(prog_name="relance", standalone_mode=False)
     except InputError as error:

@@ -16,9 +16,17 @@ from typing import Any
 
 from core.actions import Action, ActionInvoice, ContextInvoice, Credit
 from core.calendar import is_business_day
+from core.collector import collector_paused
 from core.config import Config
 from core.errors import InputError
-from core.index import LedgerIndex, PaidSummary, Reminded, ledger_index
+from core.index import (
+    NO_PAYMENTS,
+    CandidateRow,
+    LedgerIndex,
+    PaidSummary,
+    Reminded,
+    ledger_index,
+)
 from core.metrics import customer_metrics
 from core.model import ZERO, Customer, Invoice, Ledger, Reminder, ReminderLine
 from core.penalties import late_interest, late_interest_rate, recovery_indemnity
@@ -127,6 +135,7 @@ class Planner:
         )
         self._assignments: dict[str, Assignment] = {}
         self._offset_items = list(self.offsets.items())
+        self._min_first_offset = min((o[0] for o in self.offsets.values() if o), default=0)
         self._metric_names = metric_names(config)
 
     def segment(self, customer: Customer) -> Assignment:
@@ -139,7 +148,9 @@ class Planner:
                 self.config,
                 self.today,
                 self.index.open_by_customer.get(customer.id, []),
-                self.index.paid_summary.get(customer.id),
+                # A customer without paid invoices has an empty summary, not a walk
+                # of the history.
+                self.index.paid_summary.get(customer.id, NO_PAYMENTS),
                 self._metric_names,
             )
             self._assignments[customer.id] = found
@@ -148,29 +159,36 @@ class Planner:
     def journal_segments(self) -> dict[str, str]:
         """Today's segment of every customer in the journal (for reminder effectiveness)."""
         customers = {c.id: c for c in self.ledger.customers}
-        return {
-            cid: self.segment(customers[cid]).segment
-            for cid in self.index.last_reminder
-            if cid in customers
-        }
+        with collector_paused():
+            return {
+                cid: self.segment(customers[cid]).segment
+                for cid in self.index.last_reminder
+                if cid in customers
+            }
 
     def run(self) -> list[Action]:
+        with collector_paused():
+            return self._run()
+
+    def _run(self) -> list[Action]:
         actions: list[Action] = []
         if self._closed_under_every_plan:
             return actions
+        candidates = self.index.candidates()
         open_by_customer = self.index.open_by_customer
         t, min_cooldown = self.today.toordinal(), self._min_cooldown
         last_reminder = self.index.last_reminder
         for customer in self.ledger.customers:
             if customer.excluded:
                 continue
-            open_invoices = open_by_customer.get(customer.id)
-            if not open_invoices:
+            rows = candidates.get(customer.id)
+            if rows is None:
+                # No open invoice that could be reminded: nothing is due.
                 continue
             last = last_reminder.get(customer.id)
             if last is not None and t - last.toordinal() < min_cooldown:
                 continue
-            for outcome in self.plan_customer(customer, open_invoices):
+            for outcome in self._plan_rows(customer, open_by_customer[customer.id], rows):
                 if isinstance(outcome, Action):
                     actions.append(outcome)
         actions.sort(key=lambda a: (-a.priority, a.customer_id, a.currency))
@@ -180,31 +198,34 @@ class Planner:
         """The customer's actions today, or for each currency with a due reminder held
         back, the reason it is held (a string).  ``open_invoices``: the customer's
         invoices and credit notes with an open amount."""
-        today = self.today
-        t = today.toordinal()
-        reminded = self.index.reminded
-        # One pass: the candidate test of DESIGN §5.1 (inlined, it runs once per
-        # open invoice), each candidate's days and journal record, and whether
-        # anything is due under some plan (when no plan has anything due,
-        # nothing goes out whatever the segment, so metrics are not computed).
+        rows = self.index.candidates().get(customer.id)
+        return self._plan_rows(customer, open_invoices, rows) if rows else []
+
+    def _plan_rows(
+        self, customer: Customer, open_invoices: list[Invoice], own: list[CandidateRow]
+    ) -> list[Action | str]:
+        """plan_customer, from the customer's candidate rows (LedgerIndex.candidates)."""
+        t = self.today.toordinal()
+        # One pass: the promise test of DESIGN §5.1 (the rest of it is in the rows),
+        # each candidate's days, and whether anything is due under some plan (when
+        # no plan has anything due, nothing goes out whatever the segment, so
+        # metrics are not computed).
         candidates: list[tuple[Invoice, int, Reminded | None]] = []
         due_somewhere = customer.plan is not None
-        for inv in open_invoices:
-            if (
-                inv.kind != "invoice"
-                or inv.escalated
-                or inv.factored
-                or (inv.dispute is not None and inv.dispute.closed is None)
-                or (inv.promise_date is not None and inv.promise_date >= today)
-            ):
+        min_first = self._min_first_offset
+        for inv, due, promise, record in own:
+            if promise >= t:
                 continue
-            days = t - inv.due_date.toordinal()
-            record = reminded.get(inv.id)
+            days = t - due
             candidates.append((inv, days, record))
             if not due_somewhere:
+                if record is None:
+                    # Nothing done yet: due once the earliest first step is reached.
+                    due_somewhere = days >= min_first
+                    continue
                 for name, offsets in self._offset_items:
                     reached = bisect_right(offsets, days)
-                    if reached and reached > (0 if record is None else record.done.get(name, 0)):
+                    if reached and reached > record.done.get(name, 0):
                         due_somewhere = True
                         break
         if not due_somewhere:

@@ -17,6 +17,8 @@ import json
 import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import partial
+from operator import attrgetter
 from typing import Any, Literal
 
 import msgspec
@@ -142,25 +144,45 @@ def _build(raw: _Ledger) -> Ledger:
     ledger.customers = [_customer(c) for c in raw.customers or ()]
     # One slot per customer: its own id string (every record refers to the
     # customer through it, so later lookups compare by identity), its open
-    # invoices and its paid summary, so an invoice touches one object of its
-    # customer's while it is read.
+    # invoices and its paid summary, so an invoice touches one
+    # object of its customer's while it is read.
     slots = {c.id: _Slot(c.id) for c in ledger.customers}
     ids = {c.id: c.id for c in ledger.customers}
+    if len(slots) != len(ledger.customers):
+        raise _Invalid  # duplicate customer ids
     index = LedgerIndex()
-    ledger.invoices = _invoices(raw.invoices or [], raw.currency, slots, index)
+    items = raw.invoices or []
+    raw.invoices = None
+    currencies = {raw.currency: raw.currency}
+    records = _invoices(items, raw.currency, currencies, slots, index)
+    del items
+    # Unique invoice ids, and each id's record for the journal join; C-level
+    # passes over the million records instead of one dict insert per record in
+    # the loop above.
+    by_id = dict(zip(map(_record_id, records), records, strict=True))
+    if len(by_id) != len(records):
+        raise _Invalid  # duplicate invoice ids
     for slot in slots.values():
         if slot.open:
             index.open_by_customer[slot.id] = slot.open
         if slot.last:
             index.paid_summary[slot.id] = slot
     ledger.reminders = _reminders(raw.reminders or [], ids)
-    raw.invoices = raw.reminders = None
-    if len(slots) != len(ledger.customers) or len(index.by_id) != len(ledger.invoices):
-        raise _Invalid  # duplicate ids
-    index.add_reminders(ledger.reminders)
-    index.set_history_source(ledger.invoices)
+    raw.reminders = None
+    index.add_reminders(ledger.reminders, by_id)
+    del by_id
+    # The day-independent parts of planning and KPIs, built while loading.
+    index.candidates()
+    index.open_sums()
+    index.days_to_pay_after_first_reminder()
+    build = _PaidInvoices(raw.currency, currencies)
+    index.set_records(records, build)
+    ledger.defer_invoices(len(records), partial(build.all, records, ids))
     keep(ledger, index)
     return ledger
+
+
+_record_id = attrgetter("id")
 
 
 def _customer(c: _Customer) -> Customer:
@@ -195,93 +217,166 @@ class _Slot(PaidSummary):
         self.open: list[Invoice] = []
 
 
-def _invoices(
-    items: list[_Invoice], default_currency: str, slots: dict[str, _Slot], index: LedgerIndex
-) -> list[Invoice]:
-    """Model invoices, in file order, indexed as they are made: the same work as
-    LedgerIndex.add_invoices, done while each record is in the processor's cache
-    (visiting records in any other order costs a cache miss per field)."""
-    currencies: dict[str, str] = {}
-    # One object per distinct date: a ledger has a few hundred dates but millions
-    # of date fields, and shared objects stay in the processor's cache.
-    dates: dict[date, date] = {}
-    out: list[Invoice] = []
-    append = out.append
-    by_id = index.by_id
-    sales, paid_sums, disputed = index.sales_by_day, index.paid_by_days, index.disputed
-    for position, r in enumerate(items):
-        slot = slots.get(r.customer_id)
-        open_text = r.open_amount
-        # Most invoices of a ledger are paid: one shared zero instead of a million.
-        open_amount = _ZERO if open_text == "0.00" else _money(open_text)
-        amount = _money(r.amount)
-        currency = r.currency or default_currency
-        shared = currencies.get(currency)
-        if shared is None:
-            if not _CURRENCY.match(currency):
-                raise _Invalid
-            shared = currencies[currency] = currency
-        if (
-            slot is None
-            or not r.id
-            or not amount.is_finite()
-            or not open_amount.is_finite()
-            or not 0 <= open_amount <= amount
-        ):
-            raise _Invalid
-        dispute = r.dispute
-        issue = dates.setdefault(r.issue_date, r.issue_date)
-        due = dates.setdefault(r.due_date, r.due_date)
-        paid, promise = r.paid_date, r.promise_date
-        if paid is not None:
-            paid = dates.setdefault(paid, paid)
-        is_invoice = r.kind == "invoice"
-        inv = Invoice(
+class _PaidInvoices:
+    """Builds the invoices of records left unbuilt (fully paid, undisputed, an amount
+    written as a string: see _invoices), with the ledger's shared currency strings."""
+
+    def __init__(self, default_currency: str, currencies: dict[str, str]) -> None:
+        self.default_currency = default_currency
+        self.currencies = currencies
+
+    def __call__(self, r: _Invoice, customer_id: str) -> Invoice:
+        return Invoice(
             r.id,
-            slot.id,
+            customer_id,
             r.number or r.id,
-            "invoice" if is_invoice else "credit_note",
-            issue,
-            due,
-            amount,
-            open_amount or _ZERO,
-            shared,
-            paid,
-            None
-            if dispute is None
-            else Dispute(dispute.reason or "", dispute.opened, dispute.note or "", dispute.closed),
-            None if promise is None else dates.setdefault(promise, promise),
+            "invoice",
+            r.issue_date,
+            r.due_date,
+            _money(r.amount),
+            _ZERO,
+            self.currencies[r.currency or self.default_currency],
+            r.paid_date,
+            None,
+            r.promise_date,
             bool(r.escalated),
             bool(r.factored),
         )
+
+    def all(self, records: list[Invoice | _Invoice], ids: dict[str, str]) -> list[Invoice]:
+        """Every invoice, in file order."""
+        return [
+            record if isinstance(record, Invoice) else self(record, ids[record.customer_id])
+            for record in records
+        ]
+
+
+def _invoices(
+    items: list[_Invoice],
+    default_currency: str,
+    currencies: dict[str, str],
+    slots: dict[str, _Slot],
+    index: LedgerIndex,
+) -> list[Invoice | _Invoice]:
+    """Each record, checked and added to the index's sums while it is in the
+    processor's cache (visiting records in any other order costs a cache miss
+    per field).  A fully paid, undisputed invoice only feeds sums (sales per day,
+    paid amounts per (issue, paid) day, its customer's paid summary), so it is
+    kept as the decoded record and built only if someone reads it
+    (docs/decisions.md, "Paid invoices are not built"); the others become
+    ``Invoice`` objects.  Returns the records in file order."""
+    # One object per distinct date: a ledger has a few hundred dates but millions
+    # of date fields, and shared objects stay in the processor's cache.
+    dates: dict[date, date] = {}
+    out: list[Invoice | _Invoice] = []
+    append = out.append
+    sales, paid_sums, disputed = index.sales_by_day, index.paid_by_days, index.disputed
+    for r in items:
+        slot = slots.get(r.customer_id)
+        if slot is None or not r.id:
+            raise _Invalid
+        amount_text = r.amount
+        if (
+            r.open_amount == "0.00"
+            and r.dispute is None
+            and r.kind == "invoice"
+            and type(amount_text) is str
+            and (r.currency is None or r.currency in currencies)
+        ):
+            # Fully paid: sums only.  LedgerIndex.add_to_sums, inlined.
+            amount = Decimal(amount_text)
+            if not amount.is_finite() or amount < 0:
+                raise _Invalid
+            day = r.issue_date.toordinal()
+            sales[day] = sales.get(day, _ZERO) + amount
+            paid = r.paid_date
+            if paid is None:
+                key = (day, NEVER_PAID)
+                paid_sums[key] = paid_sums.get(key, _ZERO) + amount
+            else:
+                paid_day = paid.toordinal()
+                key = (day, paid_day)
+                paid_sums[key] = paid_sums.get(key, _ZERO) + amount
+                # PaidSummary.add, inlined.
+                slot.weight += amount
+                late = paid_day - r.due_date.toordinal()
+                if late > 0:
+                    slot.late_weighted += amount * late
+                    slot.late += 1
+                if paid_day < slot.first:
+                    slot.first = paid_day
+                if paid_day > slot.last:
+                    slot.last = paid_day
+            # The journal join reads a record's open amount (see add_reminders).
+            r.open_amount = _ZERO  # type: ignore[assignment]
+            append(r)
+            continue
+        inv = _invoice(r, slot.id, default_currency, currencies, dates)
         append(inv)
-        by_id[inv.id] = inv
+        open_amount = inv.open_amount
         if open_amount:
             slot.open.append(inv)
-        if dispute is not None:
+        if inv.dispute is not None:
             disputed.append(inv)
-        if is_invoice:
-            # LedgerIndex.add_to_sums, inlined: it runs once per invoice.
-            day = issue.toordinal()
+        if inv.kind == "invoice":
+            amount = inv.amount
+            day = inv.issue_date.toordinal()
             sales[day] = sales.get(day, _ZERO) + amount
             if not open_amount:
+                paid = inv.paid_date
                 paid_day = NEVER_PAID if paid is None else paid.toordinal()
                 key = (day, paid_day)
                 paid_sums[key] = paid_sums.get(key, _ZERO) + amount
                 if paid is not None:
-                    # PaidSummary.add, inlined.
-                    slot.weight += amount
-                    late = paid_day - due.toordinal()
-                    if late > 0:
-                        slot.late_weighted += amount * late
-                        slot.late += 1
-                    if paid_day < slot.first:
-                        slot.first = paid_day
-                    if paid_day > slot.last:
-                        slot.last = paid_day
-        # The struct is not needed any more: free it as we go.
-        items[position] = None  # type: ignore[call-overload]
+                    slot.add(amount, inv.due_date.toordinal(), paid_day)
     return out
+
+
+def _invoice(
+    r: _Invoice,
+    customer_id: str,
+    default_currency: str,
+    currencies: dict[str, str],
+    dates: dict[date, date],
+) -> Invoice:
+    """A checked ``Invoice`` from its record."""
+    open_text = r.open_amount
+    # Most invoices of a ledger are paid: one shared zero instead of a million.
+    open_amount = _ZERO if open_text == "0.00" else _money(open_text)
+    amount = _money(r.amount)
+    currency = r.currency or default_currency
+    shared = currencies.get(currency)
+    if shared is None:
+        if not _CURRENCY.match(currency):
+            raise _Invalid
+        shared = currencies[currency] = currency
+    if not amount.is_finite() or not open_amount.is_finite() or not 0 <= open_amount <= amount:
+        raise _Invalid
+    dispute = r.dispute
+    paid, promise = r.paid_date, r.promise_date
+    return Invoice(
+        r.id,
+        customer_id,
+        r.number or r.id,
+        r.kind,
+        dates.setdefault(r.issue_date, r.issue_date),
+        dates.setdefault(r.due_date, r.due_date),
+        amount,
+        open_amount or _ZERO,
+        shared,
+        None if paid is None else dates.setdefault(paid, paid),
+        None
+        if dispute is None
+        else Dispute(dispute.reason or "", dispute.opened, dispute.note or "", dispute.closed),
+        None if promise is None else dates.setdefault(promise, promise),
+        bool(r.escalated),
+        bool(r.factored),
+    )
+
+
+# A named tuple built without its Python-level __new__: a C call, several times
+# faster, for the hundreds of thousands of lines of a large journal.
+_new_tuple: Any = tuple.__new__
 
 
 def _reminders(items: list[_Reminder], ids: dict[str, str]) -> list[Reminder]:
@@ -297,7 +392,7 @@ def _reminders(items: list[_Reminder], ids: dict[str, str]) -> list[Reminder]:
         for line in r.invoices:
             if not line.id or line.step < 1:
                 raise _Invalid
-            lines.append(ReminderLine(line.id, line.step))
+            lines.append(_new_tuple(ReminderLine, (line.id, line.step)))
         out.append(
             Reminder(
                 customer_id,

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from core.index import PaidSummary, Reminded, ReminderStats, ledger_index
+from core.collector import collector_paused
+from core.index import PaidSummary, ReminderStats, ledger_index
 from core.model import ZERO, Customer, Invoice, Ledger, Reminder
 
 DSO_NO_SALES = Decimal(999)
@@ -183,12 +184,16 @@ def compute_kpis(ledger: Ledger, today: date, segments: Mapping[str, str] | None
 
     ``segments`` maps customer id to segment name, for the effectiveness table.
     """
+    with collector_paused():
+        return _kpis(ledger, today, segments)
+
+
+def _kpis(ledger: Ledger, today: date, segments: Mapping[str, str] | None) -> Kpis:
     index = ledger_index(ledger)
     t = today.toordinal()
     b30, b60, b90 = ZERO, ZERO, ZERO
     not_due = over_90 = ZERO
-    open_credits = overdue = ZERO
-    by_currency: dict[str, Decimal] = {}
+    overdue = ZERO
 
     month_starts = [today.replace(day=1)]
     for _ in range(12):
@@ -201,31 +206,28 @@ def compute_kpis(ledger: Ledger, today: date, segments: Mapping[str, str] | None
 
     ps = months_back(today, 3).toordinal()
     opening = ZERO
-    # Open invoices and credit notes: receivables, aging, and the open part of
-    # the CEI's opening receivables.
-    for open_items in index.open_by_customer.values():
-        for inv in open_items:
-            open_amount = inv.open_amount
-            if inv.kind != "invoice":
-                open_credits += open_amount
-                by_currency[inv.currency] = by_currency.get(inv.currency, ZERO) - open_amount
-                continue
-            by_currency[inv.currency] = by_currency.get(inv.currency, ZERO) + open_amount
-            days = t - inv.due_date.toordinal()
-            if days <= 0:
-                not_due += open_amount
+    # Open invoices and credit notes, summed per day by the index: receivables,
+    # aging, and the open part of the CEI's opening receivables.
+    sums = index.open_sums()
+    open_credits = sums.credits
+    by_currency = sums.by_currency
+    for due, open_amount in sums.by_due.items():
+        days = t - due
+        if days <= 0:
+            not_due += open_amount
+        else:
+            overdue += open_amount
+            if days <= 30:
+                b30 += open_amount
+            elif days <= 60:
+                b60 += open_amount
+            elif days <= 90:
+                b90 += open_amount
             else:
-                overdue += open_amount
-                if days <= 30:
-                    b30 += open_amount
-                elif days <= 60:
-                    b60 += open_amount
-                elif days <= 90:
-                    b90 += open_amount
-                else:
-                    over_90 += open_amount
-            if inv.issue_date.toordinal() <= ps:
-                opening += inv.amount
+                over_90 += open_amount
+    for issued, amount in sums.by_issue.items():
+        if issued <= ps:
+            opening += amount
     # Paid invoices, through the index's sums: those issued by the CEI period's
     # start and paid after it were still receivable then.
     for (issued, paid), amount in index.paid_by_days.items():
@@ -262,9 +264,7 @@ def compute_kpis(ledger: Ledger, today: date, segments: Mapping[str, str] | None
         dso_countback=dso_countback(receivables, monthly_sales, month_days),
         overdue_ratio=_ratio(overdue, receivables) if receivables > 0 else None,
         cei=cei_value,
-        avg_days_to_pay_after_first_reminder=_days_to_pay_after_first_reminder(
-            index.reminded.values()
-        ),
+        avg_days_to_pay_after_first_reminder=_mean(*index.days_to_pay_after_first_reminder()),
         avg_dispute_resolution_days=_dispute_resolution_days(index.disputed),
         effectiveness=reminder_effectiveness(
             ledger.reminders, index.reminder_stats, segments or {}
@@ -273,13 +273,8 @@ def compute_kpis(ledger: Ledger, today: date, segments: Mapping[str, str] | None
     )
 
 
-def _days_to_pay_after_first_reminder(reminded: Iterable[Reminded]) -> Decimal | None:
-    delays = [
-        (record.paid - record.first).days
-        for record in reminded
-        if record.paid is not None and record.paid >= record.first
-    ]
-    return Decimal(sum(delays)) / len(delays) if delays else None
+def _mean(total: int, count: int) -> Decimal | None:
+    return Decimal(total) / count if count else None
 
 
 def _dispute_resolution_days(invoices: Iterable[Invoice]) -> Decimal | None:

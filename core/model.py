@@ -11,7 +11,8 @@ loading.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal, NamedTuple
@@ -110,13 +111,84 @@ class Reminder:
         return max((line.step for line in self.invoices), default=0)
 
 
-@dataclass(slots=True)
 class Ledger:
-    """A snapshot: customers, open invoices and those paid in the last 365 days, and the journal."""
+    """A snapshot: customers, open invoices and those paid in the last 365 days, and the journal.
 
-    currency: str = "EUR"
-    customers: list[Customer] = field(default_factory=list)
-    invoices: list[Invoice] = field(default_factory=list)
-    reminders: list[Reminder] = field(default_factory=list)
-    # Lookups derived from the lists above (core.index); rebuilt when they change.
-    index: LedgerIndex | None = field(default=None, repr=False, compare=False)
+    Built like a dataclass (``Ledger(currency, customers, invoices, reminders)``, compared
+    field by field).  A decoded file may leave its fully paid invoices unbuilt: they only
+    feed sums that the file decoder computes while reading (docs/decisions.md, "Paid
+    invoices are not built"); ``invoices`` builds them, once, on first access.
+    """
+
+    __slots__ = ("_invoices", "_pending", "currency", "customers", "index", "reminders")
+
+    def __init__(
+        self,
+        currency: str = "EUR",
+        customers: list[Customer] | None = None,
+        invoices: list[Invoice] | None = None,
+        reminders: list[Reminder] | None = None,
+        index: LedgerIndex | None = None,
+    ) -> None:
+        self.currency = currency
+        self.customers: list[Customer] = [] if customers is None else customers
+        self._invoices: list[Invoice] = [] if invoices is None else invoices
+        self.reminders: list[Reminder] = [] if reminders is None else reminders
+        # Lookups derived from the lists above (core.index); rebuilt when they change.
+        self.index = index
+        self._pending: _Pending | None = None
+
+    @property
+    def invoices(self) -> list[Invoice]:
+        pending = self._pending
+        if pending is not None:
+            before = self.fingerprint()
+            self._invoices = pending.build()
+            self._pending = None
+            # The built list holds the same invoices: an index of the ledger stays valid.
+            if self.index is not None and self.index.fingerprint == before:
+                self.index.fingerprint = self.fingerprint()
+        return self._invoices
+
+    @invoices.setter
+    def invoices(self, value: list[Invoice]) -> None:
+        self._invoices = value
+        self._pending = None
+
+    def defer_invoices(self, count: int, build: Callable[[], list[Invoice]]) -> None:
+        """Let ``build`` make the ``count`` invoices when they are first read."""
+        self._pending = _Pending(count, build)
+
+    @property
+    def invoice_count(self) -> int:
+        pending = self._pending
+        return len(self._invoices) if pending is None else pending.size
+
+    def fingerprint(self) -> tuple[int, int, int, int]:
+        """Changes when a list is replaced or changes length (core.index keeps its index
+        while it does not)."""
+        pending = self._pending
+        source: object = self._invoices if pending is None else pending
+        return (id(source), self.invoice_count, id(self.reminders), len(self.reminders))
+
+    def _fields(self) -> tuple[object, ...]:
+        return (self.currency, self.customers, self.invoices, self.reminders)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, Ledger)
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
+
+    def __repr__(self) -> str:
+        return (
+            f"Ledger(currency={self.currency!r}, customers={self.customers!r}, "
+            f"invoices={self.invoices!r}, reminders={self.reminders!r})"
+        )
+
+
+class _Pending(NamedTuple):
+    size: int
+    build: Callable[[], list[Invoice]]
