@@ -584,13 +584,27 @@ class RelanceService(models.AbstractModel):
                 )
                 order.append(record)
         mails = self.env["mail.mail"].create(mail_vals)
-        for record, mail in zip(order, mails, strict=True):
-            record.write({"mail_id": mail.id, "message_id": mail.mail_message_id.id})
+        # One UPDATE for the whole batch: a write() per action costs milliseconds.
+        self.env.cr.execute(
+            SQL(
+                "UPDATE relance_action AS a SET mail_id = v.mail_id, message_id = v.message_id"
+                " FROM unnest(%s::int4[], %s::int4[], %s::int4[]) AS v(id, mail_id, message_id)"
+                " WHERE a.id = v.id",
+                [record.id for record in order],
+                mails.ids,
+                [mail.mail_message_id.id for mail in mails],
+            )
+        )
+        records.invalidate_recordset(["mail_id", "message_id"])
 
     def _steps_of(self, records):
         steps = {}
+        ordered = {}  # each plan's steps sorted once, not once per action
         for record in records:
-            plan_steps = record.plan_id.step_ids.sorted(lambda s: (s.sequence, s.id))
+            plan = record.plan_id
+            if plan not in ordered:
+                ordered[plan] = plan.step_ids.sorted(lambda s: (s.sequence, s.id))
+            plan_steps = ordered[plan]
             if 0 < record.step <= len(plan_steps):
                 steps[record.id] = plan_steps[record.step - 1]
         return steps
