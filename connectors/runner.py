@@ -199,6 +199,10 @@ class Runner:
         self.deliver(company, source, day, report)
         if self._stopping(report):
             return
+        if dry_run:
+            # A dry run writes nothing anywhere, the accounting tool included.
+            log.info("push skipped company=%s dry_run=True", company.id)
+            return
         report.pushed = self.push(company, source)
 
     def _stopping(self, report: CycleReport) -> bool:

@@ -164,3 +164,15 @@ def test_flags_a_source_did_not_write_are_offered_again(
     runner.cycle(company(runner), today=TODAY)
     runner.cycle(company(runner), today=TODAY)
     assert source.pushed("dispute") == [("F1", "prix contesté")] * 2
+
+
+def test_a_dry_run_writes_nothing_back_into_the_source(
+    tmp_path: Path, inbox: tuple[Inbox, int]
+) -> None:
+    document = ledger_document(2)
+    document["invoices"][0]["dispute"] = dispute("prix contesté")
+    runner, source = setup(tmp_path, inbox[1], document)
+    runner.cycle(company(runner), today=TODAY, send=False)
+    assert source.pushes == []
+    runner.cycle(company(runner), today=TODAY, send=True)
+    assert source.pushed("dispute") == [("F1", "prix contesté")]
