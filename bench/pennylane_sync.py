@@ -16,6 +16,7 @@ then the requests of the incremental sync.
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import sys
 import time
@@ -108,6 +109,13 @@ def main() -> None:
         f"  requests/s {rate:.2f} = {rate / BOUND:.0%} of the {BOUND:g}/s bound; "
         f"invoices/s {len(full.invoices) / seconds:.0f} overall (customers and categories "
         f"included)"
+    )
+    # The log is on the monotonic clock, the server's windows on the wall clock.
+    to_wall = time.time() - time.monotonic()
+    windows = len({math.floor((r.at + to_wall) / WINDOW) for r in fake.log})
+    print(
+        f"  spread over {windows} of the server's {WINDOW:g}-s windows (the fewest possible: "
+        f"ceil(requests/{LIMIT}) = {math.ceil(requests / LIMIT)})"
     )
     per_invoice_page = (len(listing) - 1) / phase if phase == phase and phase > 0 else 0.0
     print(

@@ -12,7 +12,7 @@ import responses
 
 from connectors.pennylane.client import PennylaneClient, filter_param
 from connectors.pennylane.errors import PennylaneError
-from connectors.pennylane.ratelimit import RateLimiter
+from connectors.pennylane.ratelimit import MARGIN, RateLimiter
 
 BASE = "https://pl.example/api/external/v2"
 TOKEN = "tok-unit-9a8b7c"
@@ -228,7 +228,7 @@ def test_ratelimit_headers_saying_none_left_hold_requests_until_the_reset(clock:
     reset = epoch + clock.now + 2
     limiter.observe({"ratelimit-remaining": "0", "ratelimit-reset": str(int(reset))})
     limiter.acquire()
-    assert sum(clock.slept) == pytest.approx(2.0)
+    assert sum(clock.slept) == pytest.approx(2.0 + MARGIN)
 
 
 def test_a_ratelimit_reset_in_seconds_left_is_understood_too(clock: Clock) -> None:
@@ -236,7 +236,51 @@ def test_a_ratelimit_reset_in_seconds_left_is_understood_too(clock: Clock) -> No
     limiter.observe({"ratelimit-remaining": "0", "ratelimit-reset": "3"})
     limiter.observe({"ratelimit-remaining": "4", "ratelimit-reset": "3"})
     limiter.acquire()
-    assert sum(clock.slept) == pytest.approx(3.0)
+    assert sum(clock.slept) == pytest.approx(3.0 + MARGIN)
+
+
+def test_the_servers_remaining_budget_is_spent_then_the_reset_is_awaited(clock: Clock) -> None:
+    # 3 requests left in Pennylane's window, which resets in 4 s: they go out at
+    # once, the 4th waits for the reset.
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep)
+    limiter.observe({"ratelimit-remaining": "3", "ratelimit-reset": "4", "ratelimit-limit": "25"})
+    for _ in range(3):
+        limiter.acquire()
+    assert clock.slept == []
+    limiter.acquire()
+    assert clock.slept == [pytest.approx(4.0 + MARGIN)]
+
+
+def test_a_fresh_server_window_grants_its_whole_limit_at_once(clock: Clock) -> None:
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep)
+    limiter.observe({"ratelimit-remaining": "0", "ratelimit-reset": "1", "ratelimit-limit": "25"})
+    for _ in range(25):
+        limiter.acquire()
+    assert clock.slept == [pytest.approx(1.0 + MARGIN)]
+    limiter.acquire()  # the 26th of the fresh window waits for the next reset
+    assert clock.slept[1:] == [pytest.approx(5.0)]
+
+
+def test_without_ratelimit_headers_the_sliding_window_paces_requests(clock: Clock) -> None:
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep)
+    limiter.observe({"content-type": "application/json"})
+    for _ in range(25):
+        limiter.acquire()
+    assert clock.slept == []
+    limiter.acquire()
+    assert clock.slept == [pytest.approx(5.0 + MARGIN)]
+
+
+def test_long_after_the_servers_reset_the_sliding_window_paces_again(clock: Clock) -> None:
+    # Idle for more than a window: where the server's window now ends is unknown.
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep)
+    limiter.observe({"ratelimit-remaining": "0", "ratelimit-reset": "1", "ratelimit-limit": "25"})
+    clock.now += 60
+    for _ in range(25):
+        limiter.acquire()
+    assert clock.slept == []
+    limiter.acquire()
+    assert clock.slept == [pytest.approx(5.0 + MARGIN)]
 
 
 @responses.activate
