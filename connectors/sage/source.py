@@ -47,6 +47,9 @@ __all__ = ["Sage100Source", "SageOptions", "WriteBack"]
 log = logging.getLogger("relance.sage")
 
 PUSH_CHUNK = 50
+# Positions in queries.LINE_COLUMNS (rows are unpacked by position, see _line).
+ACCOUNT = [column.name for column in queries.LINE_COLUMNS].index("CT_Num")
+MODIFIED = [column.name for column in queries.LINE_COLUMNS].index("cbModification")
 FLAG_TEXT = {True: "Oui", False: ""}
 
 
@@ -150,15 +153,19 @@ class Sage100Source:
             else:
                 touched = self._touched(connection, state.since)
                 next_cursor = _Cursor(since or state.since, state.full)
-                if touched.empty:
+                if state.since is None:
                     return Changes(cursor=next_cursor.dump())
-                customers = self._customers(connection, touched.all_accounts())
-                invoices, reminders = self._invoices(connection, sorted(touched.accounts))
                 overlap = timedelta(minutes=self.options.overlap_minutes)
-                start = None if state.since is None else state.since - overlap
-                more, more_reminders = self._pieces(connection, touched, since=start)
-                invoices += more
-                reminders += more_reminders
+                invoices, reminders, accounts = self._pieces(
+                    connection, touched, since=state.since - overlap
+                )
+                if not (accounts or touched.accounts or touched.records):
+                    return Changes(cursor=next_cursor.dump())
+                whole, whole_reminders = self._invoices(connection, sorted(touched.accounts))
+                invoices += whole
+                reminders += whole_reminders
+                everyone = accounts | touched.accounts | touched.records
+                customers = self._customers(connection, sorted(everyone))
         log.info(
             "sage100 pull full=%s customers=%d invoices=%d", full, len(customers), len(invoices)
         )
@@ -171,38 +178,31 @@ class Sage100Source:
         )
 
     def _touched(self, connection: Connection, since: datetime | None) -> _Touched:
-        """What changed since ``since`` minus the overlap window: the pieces and lettering
-        codes of changed lines, and the accounts whose record, contacts or dossiers changed."""
+        """The accounts whose record, contacts or dossiers changed since ``since`` minus
+        the overlap window (changed lines are found by ``_pieces``)."""
         touched = _Touched()
         if since is None:
             return touched
         start = since - timedelta(minutes=self.options.overlap_minutes)
-        query = queries.changed_lines(self.options.accounts)
-        for row in connection.execute(query, {"since": start}):
-            ref = (row.EC_RefPiece or "").strip() or (row.EC_Piece or "").strip()
-            touched.refs.add((row.CT_Num, ref))
-            code = (row.EC_Lettrage or "").strip()
-            if code:
-                touched.codes.add((row.CT_Num, code))
         for row in connection.execute(queries.changed_accounts(), {"since": start}):
             if row.CT_Num:
                 touched.records.add(row.CT_Num)
         for row in connection.execute(queries.changed_dossiers(), {"since": start}):
             if row.CT_Num:
                 touched.accounts.add(row.CT_Num)  # disputes: read the whole account again
-        touched.refs = {key for key in touched.refs if key[0] not in touched.accounts}
-        touched.codes = {key for key in touched.codes if key[0] not in touched.accounts}
         return touched
 
     def _pieces(
         self, connection: Connection, touched: _Touched, *, since: datetime | None = None
-    ) -> tuple[list[Invoice], list[Reminder]]:
-        """The invoices and credits of the changed pieces, each read whole: every line of the
-        piece, and every line sharing one of its lettering codes (until nothing new).
+    ) -> tuple[list[Invoice], list[Reminder], set[str]]:
+        """The invoices and credits of some pieces, each read whole: every line of the
+        piece, and every line sharing one of its lettering codes (until nothing new);
+        and the accounts they belong to.
 
-        With ``since``, the first read joins the lines changed since then in the database
-        (two statements, whatever the number of changes); later reads, usually small,
-        name the pieces and codes found.
+        Without ``since``: the pieces and codes of ``touched``.  With it: those that have
+        a line changed since then, found by one statement in the database (whatever the
+        number of changes; the accounts of ``touched.accounts``, read whole by the
+        caller, are left out).  Later reads, usually small, name the pieces and codes found.
         """
         refs, codes = set(touched.refs), set(touched.codes)
         found: dict[int, Line] = {}
@@ -210,18 +210,24 @@ class Sage100Source:
         if since is None:
             rows = self._piece_rows(connection, refs, codes, cutoff)
         else:
-            params = {"since": since, "cutoff": cutoff}
-            rows = [
-                *connection.execute(queries.lines_of_changed_pieces(self.options.accounts), params),
-                *connection.execute(queries.lines_of_changed_codes(self.options.accounts), params),
-            ]
+            query = queries.lines_of_changes(self.options.accounts)
+            result: Iterable[Any] = connection.execute(query, {"since": since, "cutoff": cutoff})
+            rows = [row for row in result if row[ACCOUNT] not in touched.accounts]
+        first = since is not None
         while rows:
+            lines = [self._line(row) for row in rows]
+            if first:
+                # Read whole already: the pieces and codes of the changed lines.
+                for row, line in zip(rows, lines, strict=True):
+                    if row[MODIFIED] >= since:
+                        refs.add((line.customer, line.ref))
+                        if line.code:
+                            codes.add((line.customer, line.code))
             wanted_refs: set[tuple[str, str]] = set()
             wanted_codes: set[tuple[str, str]] = set()
-            for row in rows:
-                line = self._line(row)
+            for line in lines:
                 key, code = (line.customer, line.ref), (line.customer, line.code)
-                if key not in refs and not (line.code and code in codes):
+                if not first and key not in refs and not (line.code and code in codes):
                     continue  # another piece with the same number, or another account
                 found[line.marq] = line
                 if line.code and code not in codes:
@@ -230,9 +236,13 @@ class Sage100Source:
                 if line.debit and key not in refs:
                     refs.add(key)
                     wanted_refs.add(key)
+            first = False
             rows = self._piece_rows(connection, wanted_refs, wanted_codes, cutoff)
-        accounts = sorted({key[0] for key in refs | codes})
-        return self._build(list(found.values()), self._disputes(connection, accounts))
+        accounts = {line.customer for line in found.values()}
+        invoices, reminders = self._build(
+            list(found.values()), self._disputes(connection, sorted(accounts))
+        )
+        return invoices, reminders, accounts
 
     def _piece_rows(
         self,
@@ -376,7 +386,7 @@ class Sage100Source:
             if len(parts) >= 3:
                 touched.refs.add((parts[0], parts[1]))
         with self._connected("reading open amounts") as connection:
-            invoices, _ = self._pieces(connection, touched)
+            invoices, _, _ = self._pieces(connection, touched)
         amounts = {inv.id: inv.open_amount for inv in invoices}
         return {i: amounts.get(i, Decimal("0.00")) for i in invoice_ids}
 
