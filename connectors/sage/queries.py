@@ -61,9 +61,20 @@ def _some(column: ColumnElement[str]) -> ColumnElement[bool]:
     return column.in_(bindparam("accounts", expanding=True))
 
 
-def watermark() -> Select[tuple[datetime | None, ...]]:
-    """The latest cbModification of each table read: the next pull starts from there."""
-    tables = (F_COMPTET, F_CONTACTT, F_ECRITUREC, F_DRECOUVREMENT, F_DRECOUVREMENTEC)
+def watermark(*, lines: bool = True) -> Select[tuple[datetime | None, ...]]:
+    """The latest cbModification of each table read: the next pull starts from there.
+
+    ``lines=False`` leaves F_ECRITUREC out (a scan of every line: an incremental pull
+    takes the latest change of the lines it reads instead)."""
+    tables: tuple[Table, ...] = (
+        F_COMPTET,
+        F_CONTACTT,
+        F_ECRITUREC,
+        F_DRECOUVREMENT,
+        F_DRECOUVREMENTEC,
+    )
+    if not lines:
+        tables = tuple(t for t in tables if t is not F_ECRITUREC)
     return select(
         *(select(func.max(t.c.cbModification)).scalar_subquery().label(t.name) for t in tables)
     )

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, Table, create_engine
 from sqlalchemy.engine import make_url
@@ -144,27 +144,28 @@ class Sage100Source:
         now = self.clock()
         full = state is None or now - state.full >= timedelta(hours=self.options.full_every_hours)
         with self._connected("reading the ledger") as connection:
-            marks = [m for m in connection.execute(queries.watermark()).one() if m is not None]
-            since = max(marks, default=None)
             if state is None or full:
+                marks = connection.execute(queries.watermark()).one()
                 customers = self._customers(connection, None)
                 invoices, reminders = self._invoices(connection, None)
-                next_cursor = _Cursor(since, now)
+                next_cursor = _Cursor(_latest(marks), now)
+            elif state.since is None:  # the database was empty: start from what it has now
+                marks = connection.execute(queries.watermark()).one()
+                return Changes(cursor=_Cursor(_latest(marks), state.full).dump())
             else:
-                touched = self._touched(connection, state.since)
-                next_cursor = _Cursor(since or state.since, state.full)
-                if state.since is None:
-                    return Changes(cursor=next_cursor.dump())
-                overlap = timedelta(minutes=self.options.overlap_minutes)
-                invoices, reminders, accounts = self._pieces(
-                    connection, touched, since=state.since - overlap
-                )
-                if not (accounts or touched.accounts or touched.records):
+                marks = connection.execute(queries.watermark(lines=False)).one()
+                start = state.since - timedelta(minutes=self.options.overlap_minutes)
+                touched = self._touched(connection, start)
+                read = self._pieces(connection, touched, since=start)
+                # The lines' part of the watermark: the latest change read (never back).
+                since = _latest((*marks, read.latest, state.since))
+                next_cursor = _Cursor(since, state.full)
+                if not (read.accounts or touched.accounts or touched.records):
                     return Changes(cursor=next_cursor.dump())
                 whole, whole_reminders = self._invoices(connection, sorted(touched.accounts))
-                invoices += whole
-                reminders += whole_reminders
-                everyone = accounts | touched.accounts | touched.records
+                invoices = read.invoices + whole
+                reminders = read.reminders + whole_reminders
+                everyone = read.accounts | touched.accounts | touched.records
                 customers = self._customers(connection, sorted(everyone))
         log.info(
             "sage100 pull full=%s customers=%d invoices=%d", full, len(customers), len(invoices)
@@ -177,13 +178,10 @@ class Sage100Source:
             full=full,
         )
 
-    def _touched(self, connection: Connection, since: datetime | None) -> _Touched:
-        """The accounts whose record, contacts or dossiers changed since ``since`` minus
-        the overlap window (changed lines are found by ``_pieces``)."""
+    def _touched(self, connection: Connection, start: datetime) -> _Touched:
+        """The accounts whose record, contacts or dossiers changed since ``start``
+        (changed lines are found by ``_pieces``)."""
         touched = _Touched()
-        if since is None:
-            return touched
-        start = since - timedelta(minutes=self.options.overlap_minutes)
         for row in connection.execute(queries.changed_accounts(), {"since": start}):
             if row.CT_Num:
                 touched.records.add(row.CT_Num)
@@ -194,10 +192,10 @@ class Sage100Source:
 
     def _pieces(
         self, connection: Connection, touched: _Touched, *, since: datetime | None = None
-    ) -> tuple[list[Invoice], list[Reminder], set[str]]:
+    ) -> _Pieces:
         """The invoices and credits of some pieces, each read whole: every line of the
         piece, and every line sharing one of its lettering codes (until nothing new);
-        and the accounts they belong to.
+        the accounts they belong to, and the latest change among the lines read.
 
         Without ``since``: the pieces and codes of ``touched``.  With it: those that have
         a line changed since then, found by one statement in the database (whatever the
@@ -214,15 +212,18 @@ class Sage100Source:
             result: Iterable[Any] = connection.execute(query, {"since": since, "cutoff": cutoff})
             rows = [row for row in result if row[ACCOUNT] not in touched.accounts]
         first = since is not None
+        latest: datetime | None = None
         while rows:
             lines = [self._line(row) for row in rows]
-            if first:
+            if since is not None and first:
                 # Read whole already: the pieces and codes of the changed lines.
                 for row, line in zip(rows, lines, strict=True):
-                    if row[MODIFIED] >= since:
+                    modified = row[MODIFIED]
+                    if modified is not None and modified >= since:
                         refs.add((line.customer, line.ref))
                         if line.code:
                             codes.add((line.customer, line.code))
+                        latest = modified if latest is None else max(latest, modified)
             wanted_refs: set[tuple[str, str]] = set()
             wanted_codes: set[tuple[str, str]] = set()
             for line in lines:
@@ -242,7 +243,7 @@ class Sage100Source:
         invoices, reminders = self._build(
             list(found.values()), self._disputes(connection, sorted(accounts))
         )
-        return invoices, reminders, accounts
+        return _Pieces(invoices, reminders, accounts, latest)
 
     def _piece_rows(
         self,
@@ -386,7 +387,7 @@ class Sage100Source:
             if len(parts) >= 3:
                 touched.refs.add((parts[0], parts[1]))
         with self._connected("reading open amounts") as connection:
-            invoices, _, _ = self._pieces(connection, touched)
+            invoices = self._pieces(connection, touched).invoices
         amounts = {inv.id: inv.open_amount for inv in invoices}
         return {i: amounts.get(i, Decimal("0.00")) for i in invoice_ids}
 
@@ -505,6 +506,21 @@ def _dispute(row: Any) -> DisputeLink:
             closed=sage_date(row.DR_DateFin),
         ),
     )
+
+
+def _latest(marks: Iterable[Any]) -> datetime | None:
+    """The latest of some cbModification values (None: none)."""
+    latest: datetime | None = max((mark for mark in marks if mark is not None), default=None)
+    return latest
+
+
+class _Pieces(NamedTuple):
+    """What ``Sage100Source._pieces`` read."""
+
+    invoices: list[Invoice]
+    reminders: list[Reminder]
+    accounts: set[str]  # the accounts of the lines read
+    latest: datetime | None  # the latest cbModification of the changed lines
 
 
 @dataclass(slots=True)
