@@ -499,14 +499,20 @@ class Store:
         with self._errors(f"writing {len(heads)} journal entries of {company!r}"):
             connection = tx.connection
             self._upsert(connection, JOURNAL, heads, ["company", "key"])
-            keys = list(entries)
-            for chunk in _chunks(keys, IN_CHUNK):
-                connection.execute(
-                    delete(JOURNAL_LINES).where(
-                        JOURNAL_LINES.c.company == company,
-                        JOURNAL_LINES.c.reminder_key.in_(chunk),
+            # Lines past an entry's new last one go; the others are upserted, so an
+            # entry pulled again unchanged writes nothing.
+            by_count: dict[int, list[str]] = {}
+            for r in entries.values():
+                by_count.setdefault(len(r.invoices), []).append(r.key)
+            for count, keys in by_count.items():
+                for chunk in _chunks(keys, IN_CHUNK):
+                    connection.execute(
+                        delete(JOURNAL_LINES).where(
+                            JOURNAL_LINES.c.company == company,
+                            JOURNAL_LINES.c.reminder_key.in_(chunk),
+                            JOURNAL_LINES.c.position >= count,
+                        )
                     )
-                )
             self._upsert(connection, JOURNAL_LINES, lines, ["company", "reminder_key", "position"])
         return len(heads)
 
