@@ -3,6 +3,7 @@
     python bench/sage_sync.py                      # the local PostgreSQL (trust auth, root)
     python bench/sage_sync.py --lines 50000 --customers 1000
     python bench/sage_sync.py --runs 3             # three runs on copies of one database
+    python bench/sage_sync.py --runs 3 --against /tmp/old   # and an older checkout's code, in turn
     RELANCE_TEST_PG_URL=postgresql+psycopg2://postgres@127.0.0.1/test python bench/sage_sync.py
 
 Builds the Sage test schema of tests/connectors/sage/sage_db.py in a fresh
@@ -201,10 +202,12 @@ def measure(url: str, store_url: str, cursor: str | None) -> dict[str, Any]:
     }
 
 
-def child(url: str, store_url: str, cursor: str | None) -> dict[str, Any]:
+def child(url: str, store_url: str, cursor: str | None, code: str | None) -> dict[str, Any]:
     args = [sys.executable, __file__, "--measure", url, "--store", store_url]
     if cursor:
         args += ["--cursor", cursor]
+    if code:
+        args += ["--code", code]
     done = subprocess.run(args, capture_output=True, text=True, check=True)
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
@@ -215,13 +218,23 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=200_000)
     parser.add_argument("--customers", type=int, default=5_000)
     parser.add_argument("--runs", type=int, default=1, help="syncs of copies of one database")
+    parser.add_argument(
+        "--against",
+        metavar="DIR",
+        help="another checkout of Relance (an older commit): each run syncs with its code "
+        "too, on its own copy of the database, the two taking turns",
+    )
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     parser.add_argument("--store", help=argparse.SUPPRESS)
     parser.add_argument("--cursor", help=argparse.SUPPRESS)
+    parser.add_argument("--code", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
+        if args.code:
+            sys.path.insert(0, str(Path(args.code).resolve()))
         print(json.dumps(measure(args.measure, args.store, args.cursor)))
         return
+    codes: list[str | None] = [None, args.against] if args.against else [None]
     admin = create_engine(ADMIN, isolation_level="AUTOCOMMIT")
     name = f"relance_sage_bench_{secrets.token_hex(3)}"
     base = f"{ADMIN.rsplit('/', 1)[0]}"
@@ -235,26 +248,27 @@ def main() -> None:
             f"in {time.perf_counter() - started:.1f} s"
         )
         for run in range(1, args.runs + 1):
-            copy = f"{name}_{run}"
-            with admin.connect() as connection:
-                connection.exec_driver_sql(f'CREATE DATABASE "{copy}" TEMPLATE "{name}"')
-            try:
-                print(f"run {run} of {args.runs} ({load()})")
-                one_run(f"{base}/{copy}", args.lines)
-            finally:
+            for index, code in enumerate(codes if run % 2 else codes[::-1]):
+                copy = f"{name}_{run}_{index}"
                 with admin.connect() as connection:
-                    connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)')
+                    connection.exec_driver_sql(f'CREATE DATABASE "{copy}" TEMPLATE "{name}"')
+                try:
+                    print(f"run {run} of {args.runs}, code of {code or ROOT} ({load()})")
+                    one_run(f"{base}/{copy}", args.lines, code)
+                finally:
+                    with admin.connect() as connection:
+                        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)')
     finally:
         with admin.connect() as connection:
             connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
 
 
-def one_run(url: str, lines: int) -> None:
+def one_run(url: str, lines: int, code: str | None) -> None:
     """A full sync into an empty store, 1 % of the lines changed, an incremental sync."""
     with tempfile.TemporaryDirectory() as folder:
         store_url = f"sqlite:///{Path(folder) / 'relance.db'}"
-        full = child(url, store_url, None)
+        full = child(url, store_url, None, code)
         print(
             f"  full:        pull {full['pull_s']:.2f} s, with store upserts "
             f"{full['total_s']:.2f} s (cpu {full['pull_cpu_s']:.2f}, "
@@ -263,7 +277,7 @@ def one_run(url: str, lines: int) -> None:
             f"max RSS {full['max_rss_mb']:.0f} MB (target < 30 s) | {load()}"
         )
         changed = change_one_percent(url, lines)
-        incremental = child(url, store_url, full["cursor"])
+        incremental = child(url, store_url, full["cursor"], code)
         print(
             f"  incremental: {changed:,} lines changed (1 %): "
             f"pull {incremental['pull_s']:.2f} s, "
