@@ -78,6 +78,8 @@ def customer_of(invoice_id: str) -> str:
 
 @dataclass(slots=True)
 class _Group:
+    """The lines of one invoice (one piece, one due date) or of one credit."""
+
     customer: str
     ref: str
     due: date | None
@@ -85,36 +87,32 @@ class _Group:
     lines: list[Line]
     allocated: Decimal = ZERO  # partial payments lettered against it
 
-    def debits(self) -> list[Line]:
-        return [line for line in self.lines if line.debit]
-
     def open(self) -> Decimal:
-        signed = sum(
-            (
-                line.amount if line.debit else -line.amount
-                for line in self.lines
-                if not line.lettered
-            ),
-            ZERO,
-        )
+        signed = ZERO
+        for line in self.lines:
+            if not line.lettered:
+                signed += line.amount if line.debit else -line.amount
         return signed - self.allocated
 
 
 def drop_opening_duplicates(lines: Iterable[Line]) -> list[Line]:
     """Lines without the opening-balance copies of lines still present (see module docstring)."""
     kept = list(lines)
+    pieces = {(line.customer, line.ref) for line in kept if line.opening}
+    if not pieces:
+        return kept  # no opening line, nothing to compare: the usual case
+    candidates = [(i, ln) for i, ln in enumerate(kept) if (ln.customer, ln.ref) in pieces]
     originals: dict[tuple[object, ...], int] = defaultdict(int)
-    for line in kept:
+    for _, line in candidates:
         if not line.opening:
             originals[_same_debt(line)] += 1
-    result = []
-    for line in kept:
+    dropped: set[int] = set()
+    for index, line in candidates:
         key = _same_debt(line)
         if line.opening and originals.get(key, 0) > 0:
             originals[key] -= 1
-            continue
-        result.append(line)
-    return result
+            dropped.add(index)
+    return [line for i, line in enumerate(kept) if i not in dropped]
 
 
 def _same_debt(line: Line) -> tuple[object, ...]:
@@ -139,17 +137,21 @@ def build_invoices(
     kept = drop_opening_duplicates(lines)
     coded_debits = {(ln.customer, ln.code) for ln in kept if ln.debit and ln.code}
     for line in kept:
-        if not line.debit and line.code and (line.customer, line.code) in coded_debits:
-            partial[(line.customer, line.code)].append(line)
+        customer, ref, code, debit = line.customer, line.ref, line.code, line.debit
+        if debit:
+            key = (customer, ref, line.due, False)
+        elif code and (customer, code) in coded_debits:
+            partial[(customer, code)].append(line)
             continue
-        when = line.due if line.debit else line.due or line.day
-        key = (line.customer, line.ref, when, not line.debit)
+        else:
+            key = (customer, ref, line.due or line.day, True)
         group = groups.get(key)
         if group is None:
-            group = groups[key] = _Group(line.customer, line.ref, key[2], not line.debit, [])
-        group.lines.append(line)
-        if line.debit and line.code:
-            debit_codes[(line.customer, line.code)][key] = group
+            group = groups[key] = _Group(customer, ref, key[2], not debit, [line])
+        else:
+            group.lines.append(line)
+        if debit and code:
+            debit_codes[(customer, code)][key] = group
     leftovers: list[tuple[str, str, Decimal, list[Line]]] = []
     for (customer, code), payments in partial.items():
         targets = sorted(debit_codes[(customer, code)].values(), key=lambda g: g.due or date.min)
@@ -161,21 +163,17 @@ def build_invoices(
             pool -= take
         if pool > 0:
             leftovers.append((customer, code, pool, payments))
+    numbers = _numbers(groups.values())
+    days: dict[date, str] = {}  # each day's text in the ids, formatted once
     invoices: list[Invoice] = []
     reminders: list[Reminder] = []
-    by_ref: dict[tuple[str, str], list[_Group]] = defaultdict(list)
     for group in groups.values():
-        if not group.credit:
-            by_ref[(group.customer, group.ref)].append(group)
-    numbers: dict[int, str] = {}
-    for (_, ref), same in by_ref.items():
-        same.sort(key=lambda g: g.due or date.min)
-        for position, group in enumerate(same, 1):
-            numbers[id(group)] = ref if len(same) == 1 else f"{ref} ({position}/{len(same)})"
-    for group in groups.values():
-        invoice = _invoice(group, numbers.get(id(group), group.ref), disputes, currency)
-        if invoice is None:
+        if group.credit:
+            invoice = _credit(group, currency, days)
+            if invoice is not None:
+                invoices.append(invoice)
             continue
+        invoice = _invoice(group, numbers.get(id(group), group.ref), disputes, currency, days)
         invoices.append(invoice)
         reminder = _sage_reminder(group, invoice, history_plan, step_offset)
         if reminder is not None:
@@ -198,44 +196,98 @@ def build_invoices(
     return invoices, reminders
 
 
+def _numbers(groups: Iterable[_Group]) -> dict[int, str]:
+    """The number of each invoice whose piece has several due dates (by ``id`` of its
+    group): ``FA00125 (1/2)``, ``(2/2)`` in due-date order.  The others keep the piece's."""
+    by_ref: dict[tuple[str, str], list[_Group]] = defaultdict(list)
+    for group in groups:
+        if not group.credit:
+            by_ref[(group.customer, group.ref)].append(group)
+    numbers: dict[int, str] = {}
+    for (_, ref), same in by_ref.items():
+        if len(same) > 1:
+            same.sort(key=lambda g: g.due or date.min)
+            for position, group in enumerate(same, 1):
+                numbers[id(group)] = f"{ref} ({position}/{len(same)})"
+    return numbers
+
+
+def _ymd(day: date, days: dict[date, str]) -> str:
+    text = days.get(day)
+    if text is None:
+        text = days[day] = f"{day:%Y%m%d}"
+    return text
+
+
+def _credit(group: _Group, currency: str, days: dict[date, str]) -> Invoice | None:
+    """A credit note or payment still open (its lines are all credit lines), else None."""
+    amount = unlettered = ZERO
+    issued = group.lines[0].day
+    for line in group.lines:
+        amount += line.amount
+        if not line.lettered:
+            unlettered += line.amount
+        if line.day < issued:
+            issued = line.day
+    open_signed = -unlettered - group.allocated
+    if open_signed >= 0:
+        return None  # a settled credit note or payment: nothing to net
+    day = group.due or issued
+    return Invoice(
+        id=f"{group.customer}|{group.ref}|{_ymd(day, days)}|credit",
+        customer_id=group.customer,
+        number=group.ref,
+        kind="credit_note",
+        issue_date=issued,
+        due_date=day,
+        amount=_money(amount),
+        open_amount=_money(-open_signed),
+        currency=currency,
+    )
+
+
 def _invoice(
-    group: _Group, number: str, disputes: Mapping[int, Dispute], currency: str
-) -> Invoice | None:
-    open_signed = group.open()
-    issued = min(line.day for line in group.lines)
-    if group.credit:
-        if open_signed >= 0:
-            return None  # a settled credit note or payment: nothing to net
-        day = group.due or issued
-        return Invoice(
-            id=f"{group.customer}|{group.ref}|{day:%Y%m%d}|credit",
-            customer_id=group.customer,
-            number=group.ref,
-            kind="credit_note",
-            issue_date=issued,
-            due_date=day,
-            amount=_money(sum((ln.amount for ln in group.lines if not ln.debit), ZERO)),
-            open_amount=_money(-open_signed),
-            currency=currency,
-        )
-    debits = group.debits()
-    issued = min(line.day for line in debits)
+    group: _Group,
+    number: str,
+    disputes: Mapping[int, Dispute],
+    currency: str,
+    days: dict[date, str],
+) -> Invoice:
+    """An invoice: its debit lines, with the payments lettered against it."""
+    amount = signed = ZERO
+    issued: date | None = None
+    found: list[Dispute] = []
+    paid_credit: date | None = None  # the latest payment day
+    paid_debit: date | None = None  # without payments: the latest change of a debit line
+    for line in group.lines:
+        if line.debit:
+            amount += line.amount
+            if not line.lettered:
+                signed += line.amount
+            if issued is None or line.day < issued:
+                issued = line.day
+            if paid_debit is None or line.modified > paid_debit:
+                paid_debit = line.modified
+        else:
+            if not line.lettered:
+                signed -= line.amount
+            if paid_credit is None or line.day > paid_credit:
+                paid_credit = line.day
+        if line.ec_no in disputes:
+            found.append(disputes[line.ec_no])
+    assert issued is not None  # an invoice's group starts with a debit line
+    open_amount = max(signed - group.allocated, ZERO)
     due = group.due or issued
-    open_amount = max(open_signed, ZERO)
-    paid: date | None = None
-    if open_amount == 0:
-        settled = [ln for ln in group.lines if not ln.debit] or group.lines
-        paid = max(ln.day if not ln.debit else ln.modified for ln in settled)
-    found = [disputes[ln.ec_no] for ln in group.lines if ln.ec_no in disputes]
+    paid = (paid_credit or paid_debit) if open_amount == 0 else None
     dispute = max(found, key=lambda d: (d.is_open(), d.opened or date.min)) if found else None
     return Invoice(
-        id=f"{group.customer}|{group.ref}|{due:%Y%m%d}",
+        id=f"{group.customer}|{group.ref}|{_ymd(due, days)}",
         customer_id=group.customer,
         number=number,
         kind="invoice",
         issue_date=issued,
         due_date=due,
-        amount=_money(sum((ln.amount for ln in debits), ZERO)),
+        amount=_money(amount),
         open_amount=_money(open_amount),
         currency=currency,
         paid_date=paid,
@@ -245,11 +297,15 @@ def _invoice(
 
 def _sage_reminder(group: _Group, invoice: Invoice, plan: str, step_offset: int) -> Reminder | None:
     """Sage's reminder level of this invoice as a journal entry (key stable across pulls)."""
-    debits = [ln for ln in group.debits() if ln.level > 0]
-    if not debits:
+    level = 0
+    day: date | None = None
+    for line in group.lines:
+        if line.debit and line.level > 0:
+            level = max(level, line.level)
+            if line.reminded and (day is None or line.reminded > day):
+                day = line.reminded
+    if level == 0:
         return None
-    level = max(ln.level for ln in debits)
-    day = max((ln.reminded for ln in debits if ln.reminded), default=None)
     if day is None:
         day = invoice.due_date + timedelta(days=1)
     return Reminder(

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Update,
     and_,
     bindparam,
+    exists,
     false,
     func,
     literal,
@@ -50,8 +51,9 @@ C, K, E = F_COMPTET.c, F_CONTACTT.c, F_ECRITUREC.c
 D, DE, L = F_DRECOUVREMENT.c, F_DRECOUVREMENTEC.c, P_LITIGE.c
 
 
-def _accounts(accounts: Sequence[str]) -> ColumnElement[bool]:
-    return or_(*(E.CG_Num.like(f"{prefix}%") for prefix in accounts))
+def _accounts(accounts: Sequence[str], table: Any = F_ECRITUREC) -> ColumnElement[bool]:
+    """Lines of the configured general accounts (411...)."""
+    return or_(*(table.c.CG_Num.like(f"{prefix}%") for prefix in accounts))
 
 
 def _some(column: ColumnElement[str]) -> ColumnElement[bool]:
@@ -59,9 +61,20 @@ def _some(column: ColumnElement[str]) -> ColumnElement[bool]:
     return column.in_(bindparam("accounts", expanding=True))
 
 
-def watermark() -> Select[tuple[datetime | None, ...]]:
-    """The latest cbModification of each table read: the next pull starts from there."""
-    tables = (F_COMPTET, F_CONTACTT, F_ECRITUREC, F_DRECOUVREMENT, F_DRECOUVREMENTEC)
+def watermark(*, lines: bool = True) -> Select[tuple[datetime | None, ...]]:
+    """The latest cbModification of each table read: the next pull starts from there.
+
+    ``lines=False`` leaves F_ECRITUREC out (a scan of every line: an incremental pull
+    takes the latest change of the lines it reads instead)."""
+    tables: tuple[Table, ...] = (
+        F_COMPTET,
+        F_CONTACTT,
+        F_ECRITUREC,
+        F_DRECOUVREMENT,
+        F_DRECOUVREMENTEC,
+    )
+    if not lines:
+        tables = tuple(t for t in tables if t is not F_ECRITUREC)
     return select(
         *(select(func.max(t.c.cbModification)).scalar_subquery().label(t.name) for t in tables)
     )
@@ -155,37 +168,22 @@ def _piece_of(table: Any) -> ColumnElement[str]:
     return func.coalesce(func.nullif(table.c.EC_RefPiece, ""), table.c.EC_Piece)
 
 
-def lines_of_changed_pieces(accounts: Sequence[str]) -> Select[tuple[object, ...]]:
-    """Every line of the pieces that have a line changed since ``:since`` (one hash join)."""
+def lines_of_changes(accounts: Sequence[str]) -> Select[tuple[object, ...]]:
+    """Every line of the pieces that have a line changed since ``:since``, and every line
+    sharing a lettering code with such a line: one semi-join of the lines with the
+    changed ones (a scan of each, hashed on the account), whatever the number of changes."""
     changed = F_ECRITUREC.alias("changed")
-    pieces = (
-        select(changed.c.CT_Num, _piece_of(changed).label("piece"))
-        .where(changed.c.cbModification >= bindparam("since"), changed.c.CT_Num.is_not(None))
-        .distinct()
-        .subquery("pieces")
+    code = changed.c.EC_Lettrage
+    partner = exists().where(
+        changed.c.cbModification >= bindparam("since"),
+        changed.c.CT_Num == E.CT_Num,
+        _accounts(accounts, changed),
+        or_(
+            _piece_of(changed) == _piece_of(F_ECRITUREC),
+            and_(code.is_not(None), code != "", code == E.EC_Lettrage),
+        ),
     )
-    return _open_lines(accounts).join(
-        pieces, and_(pieces.c.CT_Num == E.CT_Num, pieces.c.piece == _piece_of(F_ECRITUREC))
-    )
-
-
-def lines_of_changed_codes(accounts: Sequence[str]) -> Select[tuple[object, ...]]:
-    """Every line sharing a lettering code with a line changed since ``:since``."""
-    changed = F_ECRITUREC.alias("changed")
-    codes = (
-        select(changed.c.CT_Num, changed.c.EC_Lettrage)
-        .where(
-            changed.c.cbModification >= bindparam("since"),
-            changed.c.CT_Num.is_not(None),
-            changed.c.EC_Lettrage.is_not(None),
-            changed.c.EC_Lettrage != "",
-        )
-        .distinct()
-        .subquery("codes")
-    )
-    return _open_lines(accounts).join(
-        codes, and_(codes.c.CT_Num == E.CT_Num, codes.c.EC_Lettrage == E.EC_Lettrage)
-    )
+    return _open_lines(accounts).where(partner)
 
 
 def lines(accounts: Sequence[str], *, some: bool) -> Select[tuple[object, ...]]:
@@ -212,15 +210,6 @@ def disputes(*, some: bool) -> Select[tuple[object, ...]]:
         .order_by(D.DR_DateDebut, D.cbMarq)
     )
     return query.where(_some(D.CT_Num)) if some else query
-
-
-def changed_lines(accounts: Sequence[str]) -> Select[tuple[object, ...]]:
-    """Customer-account lines changed since ``:since``, in (cbModification, cbMarq) order."""
-    return (
-        select(E.CT_Num, E.EC_RefPiece, E.EC_Piece, E.EC_Lettrage, E.cbModification, E.cbMarq)
-        .where(E.CT_Num.is_not(None), _accounts(accounts), E.cbModification >= bindparam("since"))
-        .order_by(E.cbModification, E.cbMarq)
-    )
 
 
 def changed_accounts() -> CompoundSelect[tuple[str]]:

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, Table, create_engine
 from sqlalchemy.engine import make_url
@@ -39,6 +39,7 @@ from connectors.sage import queries
 from connectors.sage.ledger import DisputeLink, Line, build_invoices, customer_of, sage_date
 from connectors.sage.schema import comptet_table
 from connectors.sources import Changes, Flag, SourceError
+from core.collector import collector_paused
 from core.model import Customer, Dispute, Invoice, Reminder
 
 __all__ = ["Sage100Source", "SageOptions", "WriteBack"]
@@ -46,6 +47,9 @@ __all__ = ["Sage100Source", "SageOptions", "WriteBack"]
 log = logging.getLogger("relance.sage")
 
 PUSH_CHUNK = 50
+# Positions in queries.LINE_COLUMNS (rows are unpacked by position, see _line).
+ACCOUNT = [column.name for column in queries.LINE_COLUMNS].index("CT_Num")
+MODIFIED = [column.name for column in queries.LINE_COLUMNS].index("cbModification")
 FLAG_TEXT = {True: "Oui", False: ""}
 
 
@@ -125,28 +129,44 @@ class Sage100Source:
     # -- pull --------------------------------------------------------------------------
 
     def pull(self, cursor: str | None) -> Changes:
+        """The changes since ``cursor`` (everything without one, or when a full read is due).
+
+        The cyclic garbage collector is paused meanwhile (``core.collector``): a full
+        read builds some 500,000 rows, lines and invoices that live until the pull
+        ends, and the collector would walk them again and again (half of the build
+        time); none of them is in a reference cycle.
+        """
+        with collector_paused():
+            return self._pull(cursor)
+
+    def _pull(self, cursor: str | None) -> Changes:
         state = _Cursor.parse(cursor)
         now = self.clock()
         full = state is None or now - state.full >= timedelta(hours=self.options.full_every_hours)
         with self._connected("reading the ledger") as connection:
-            marks = [m for m in connection.execute(queries.watermark()).one() if m is not None]
-            since = max(marks, default=None)
             if state is None or full:
+                marks = connection.execute(queries.watermark()).one()
                 customers = self._customers(connection, None)
                 invoices, reminders = self._invoices(connection, None)
-                next_cursor = _Cursor(since, now)
+                next_cursor = _Cursor(_latest(marks), now)
+            elif state.since is None:  # the database was empty: start from what it has now
+                marks = connection.execute(queries.watermark()).one()
+                return Changes(cursor=_Cursor(_latest(marks), state.full).dump())
             else:
-                touched = self._touched(connection, state.since)
-                next_cursor = _Cursor(since or state.since, state.full)
-                if touched.empty:
+                marks = connection.execute(queries.watermark(lines=False)).one()
+                start = state.since - timedelta(minutes=self.options.overlap_minutes)
+                touched = self._touched(connection, start)
+                read = self._pieces(connection, touched, since=start)
+                # The lines' part of the watermark: the latest change read (never back).
+                since = _latest((*marks, read.latest, state.since))
+                next_cursor = _Cursor(since, state.full)
+                if not (read.accounts or touched.accounts or touched.records):
                     return Changes(cursor=next_cursor.dump())
-                customers = self._customers(connection, touched.all_accounts())
-                invoices, reminders = self._invoices(connection, sorted(touched.accounts))
-                overlap = timedelta(minutes=self.options.overlap_minutes)
-                start = None if state.since is None else state.since - overlap
-                more, more_reminders = self._pieces(connection, touched, since=start)
-                invoices += more
-                reminders += more_reminders
+                whole, whole_reminders = self._invoices(connection, sorted(touched.accounts))
+                invoices = read.invoices + whole
+                reminders = read.reminders + whole_reminders
+                everyone = read.accounts | touched.accounts | touched.records
+                customers = self._customers(connection, sorted(everyone))
         log.info(
             "sage100 pull full=%s customers=%d invoices=%d", full, len(customers), len(invoices)
         )
@@ -158,39 +178,29 @@ class Sage100Source:
             full=full,
         )
 
-    def _touched(self, connection: Connection, since: datetime | None) -> _Touched:
-        """What changed since ``since`` minus the overlap window: the pieces and lettering
-        codes of changed lines, and the accounts whose record, contacts or dossiers changed."""
+    def _touched(self, connection: Connection, start: datetime) -> _Touched:
+        """The accounts whose record, contacts or dossiers changed since ``start``
+        (changed lines are found by ``_pieces``)."""
         touched = _Touched()
-        if since is None:
-            return touched
-        start = since - timedelta(minutes=self.options.overlap_minutes)
-        query = queries.changed_lines(self.options.accounts)
-        for row in connection.execute(query, {"since": start}):
-            ref = (row.EC_RefPiece or "").strip() or (row.EC_Piece or "").strip()
-            touched.refs.add((row.CT_Num, ref))
-            code = (row.EC_Lettrage or "").strip()
-            if code:
-                touched.codes.add((row.CT_Num, code))
         for row in connection.execute(queries.changed_accounts(), {"since": start}):
             if row.CT_Num:
                 touched.records.add(row.CT_Num)
         for row in connection.execute(queries.changed_dossiers(), {"since": start}):
             if row.CT_Num:
                 touched.accounts.add(row.CT_Num)  # disputes: read the whole account again
-        touched.refs = {key for key in touched.refs if key[0] not in touched.accounts}
-        touched.codes = {key for key in touched.codes if key[0] not in touched.accounts}
         return touched
 
     def _pieces(
         self, connection: Connection, touched: _Touched, *, since: datetime | None = None
-    ) -> tuple[list[Invoice], list[Reminder]]:
-        """The invoices and credits of the changed pieces, each read whole: every line of the
-        piece, and every line sharing one of its lettering codes (until nothing new).
+    ) -> _Pieces:
+        """The invoices and credits of some pieces, each read whole: every line of the
+        piece, and every line sharing one of its lettering codes (until nothing new);
+        the accounts they belong to, and the latest change among the lines read.
 
-        With ``since``, the first read joins the lines changed since then in the database
-        (two statements, whatever the number of changes); later reads, usually small,
-        name the pieces and codes found.
+        Without ``since``: the pieces and codes of ``touched``.  With it: those that have
+        a line changed since then, found by one statement in the database (whatever the
+        number of changes; the accounts of ``touched.accounts``, read whole by the
+        caller, are left out).  Later reads, usually small, name the pieces and codes found.
         """
         refs, codes = set(touched.refs), set(touched.codes)
         found: dict[int, Line] = {}
@@ -198,18 +208,27 @@ class Sage100Source:
         if since is None:
             rows = self._piece_rows(connection, refs, codes, cutoff)
         else:
-            params = {"since": since, "cutoff": cutoff}
-            rows = [
-                *connection.execute(queries.lines_of_changed_pieces(self.options.accounts), params),
-                *connection.execute(queries.lines_of_changed_codes(self.options.accounts), params),
-            ]
+            query = queries.lines_of_changes(self.options.accounts)
+            result: Iterable[Any] = connection.execute(query, {"since": since, "cutoff": cutoff})
+            rows = [row for row in result if row[ACCOUNT] not in touched.accounts]
+        first = since is not None
+        latest: datetime | None = None
         while rows:
+            lines = [self._line(row) for row in rows]
+            if since is not None and first:
+                # Read whole already: the pieces and codes of the changed lines.
+                for row, line in zip(rows, lines, strict=True):
+                    modified = row[MODIFIED]
+                    if modified is not None and modified >= since:
+                        refs.add((line.customer, line.ref))
+                        if line.code:
+                            codes.add((line.customer, line.code))
+                        latest = modified if latest is None else max(latest, modified)
             wanted_refs: set[tuple[str, str]] = set()
             wanted_codes: set[tuple[str, str]] = set()
-            for row in rows:
-                line = self._line(row)
+            for line in lines:
                 key, code = (line.customer, line.ref), (line.customer, line.code)
-                if key not in refs and not (line.code and code in codes):
+                if not first and key not in refs and not (line.code and code in codes):
                     continue  # another piece with the same number, or another account
                 found[line.marq] = line
                 if line.code and code not in codes:
@@ -218,9 +237,13 @@ class Sage100Source:
                 if line.debit and key not in refs:
                     refs.add(key)
                     wanted_refs.add(key)
+            first = False
             rows = self._piece_rows(connection, wanted_refs, wanted_codes, cutoff)
-        accounts = sorted({key[0] for key in refs | codes})
-        return self._build(list(found.values()), self._disputes(connection, accounts))
+        accounts = {line.customer for line in found.values()}
+        invoices, reminders = self._build(
+            list(found.values()), self._disputes(connection, sorted(accounts))
+        )
+        return _Pieces(invoices, reminders, accounts, latest)
 
     def _piece_rows(
         self,
@@ -364,7 +387,7 @@ class Sage100Source:
             if len(parts) >= 3:
                 touched.refs.add((parts[0], parts[1]))
         with self._connected("reading open amounts") as connection:
-            invoices, _ = self._pieces(connection, touched)
+            invoices = self._pieces(connection, touched).invoices
         amounts = {inv.id: inv.open_amount for inv in invoices}
         return {i: amounts.get(i, Decimal("0.00")) for i in invoice_ids}
 
@@ -483,6 +506,21 @@ def _dispute(row: Any) -> DisputeLink:
             closed=sage_date(row.DR_DateFin),
         ),
     )
+
+
+def _latest(marks: Iterable[Any]) -> datetime | None:
+    """The latest of some cbModification values (None: none)."""
+    latest: datetime | None = max((mark for mark in marks if mark is not None), default=None)
+    return latest
+
+
+class _Pieces(NamedTuple):
+    """What ``Sage100Source._pieces`` read."""
+
+    invoices: list[Invoice]
+    reminders: list[Reminder]
+    accounts: set[str]  # the accounts of the lines read
+    latest: datetime | None  # the latest cbModification of the changed lines
 
 
 @dataclass(slots=True)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
+from operator import itemgetter
 from typing import Any, TypeVar
 
 from alembic.util import CommandError
@@ -66,6 +67,7 @@ from connectors.store.models import (
 )
 from connectors.store.payload import action_from_payload, action_to_payload
 from core.actions import Action
+from core.collector import collector_paused
 from core.engine import record
 from core.model import Customer, Dispute, Invoice, Ledger, Reminder, ReminderLine
 
@@ -225,6 +227,18 @@ def _sqlite_upsert(
     return compiled.string, converters
 
 
+def _in_key_order(table: Table, rows: list[tuple[Any, ...]], keys: Sequence[str]) -> list[Any]:
+    """The rows sorted by primary key: SQLite then fills its B-trees from one end
+    instead of all over (a third faster for 100k invoices).  Keys that do not
+    compare (a None) leave the rows as they are, for the database to refuse."""
+    names = [c.name for c in table.columns]
+    key = itemgetter(*(names.index(name) for name in keys))
+    try:
+        return sorted(rows, key=key)
+    except TypeError:
+        return rows
+
+
 def _sqlite_datetime(value: datetime) -> str:
     # SQLAlchemy's SQLite DATETIME storage format (always with microseconds).
     return naive_utc(value).isoformat(sep=" ", timespec="microseconds")
@@ -359,7 +373,7 @@ class Store:
             return
         if self._dialect == "sqlite":
             sql, converters = _sqlite_upsert(table, tuple(keys))
-            for chunk in _chunks(rows, BATCH):
+            for chunk in _chunks(_in_key_order(table, rows, keys), BATCH):
                 values = []
                 try:
                     for row in chunk:
@@ -388,6 +402,7 @@ class Store:
 
     # -- pulled data ------------------------------------------------------
 
+    @collector_paused()
     def upsert_customers(self, tx: Tx, company: str, customers: Iterable[Customer]) -> int:
         """Insert or update customers by id; running it twice changes nothing."""
         rows = self._unique(
@@ -411,6 +426,7 @@ class Store:
             self._upsert(tx.connection, CUSTOMERS, rows, ["company", "id"])
         return len(rows)
 
+    @collector_paused()
     def upsert_invoices(self, tx: Tx, company: str, invoices: Iterable[Invoice]) -> int:
         """Insert or update invoices and credit notes by id; running it twice changes nothing."""
         rows = []
@@ -468,6 +484,7 @@ class Store:
         with self._read(f"listing the invoices of {company!r}") as connection:
             return set(connection.scalars(query))
 
+    @collector_paused()
     def upsert_reminders(self, tx: Tx, company: str, reminders: Iterable[Reminder]) -> int:
         """Write journal entries by key; an entry written again replaces its lines."""
         entries = {r.key: r for r in reminders}
@@ -482,14 +499,20 @@ class Store:
         with self._errors(f"writing {len(heads)} journal entries of {company!r}"):
             connection = tx.connection
             self._upsert(connection, JOURNAL, heads, ["company", "key"])
-            keys = list(entries)
-            for chunk in _chunks(keys, IN_CHUNK):
-                connection.execute(
-                    delete(JOURNAL_LINES).where(
-                        JOURNAL_LINES.c.company == company,
-                        JOURNAL_LINES.c.reminder_key.in_(chunk),
+            # Lines past an entry's new last one go; the others are upserted, so an
+            # entry pulled again unchanged writes nothing.
+            by_count: dict[int, list[str]] = {}
+            for r in entries.values():
+                by_count.setdefault(len(r.invoices), []).append(r.key)
+            for count, keys in by_count.items():
+                for chunk in _chunks(keys, IN_CHUNK):
+                    connection.execute(
+                        delete(JOURNAL_LINES).where(
+                            JOURNAL_LINES.c.company == company,
+                            JOURNAL_LINES.c.reminder_key.in_(chunk),
+                            JOURNAL_LINES.c.position >= count,
+                        )
                     )
-                )
             self._upsert(connection, JOURNAL_LINES, lines, ["company", "reminder_key", "position"])
         return len(heads)
 

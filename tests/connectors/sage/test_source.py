@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -283,3 +284,24 @@ def test_a_new_partial_payment_reduces_its_invoice_in_an_incremental_pull(
     # Only the payment line changed; the invoice it is lettered with is read with it.
     assert invoices["CDUPONT|FA00130|20261130"].open_amount == Decimal("350.00")
     assert not any(i.number == "VIR DUPONT 3" for i in invoices.values())
+
+
+def test_the_cursor_moves_to_the_latest_line_change_read_and_never_back(
+    sage_url: str, sage_engine: Engine
+) -> None:
+    """An incremental pull takes the lines' part of its watermark from the changed lines
+    it reads (no scan of every line for it): the next pull starts from the latest one."""
+    source = make_source(sage_url, overlap_minutes=1)
+    # Move the watermark past the fixture's rows (all written at sage_db.BASE).
+    sage_db.change(sage_engine, "F_COMPTET", {"CT_Num": "CDUPONT"}, CT_Ville="LYON 3E")
+    first = source.pull(None)
+    later = datetime.now(UTC).replace(microsecond=0, tzinfo=None) + timedelta(days=1)
+    line = sage_db.line(43300, "CBERNARD", "FA00170", datetime(2026, 11, 27), "60", modified=later)
+    sage_db.add(sage_engine, "F_ECRITUREC", [line])
+    second = source.pull(first.cursor)
+    assert json.loads(second.cursor or "")["since"] == later.isoformat()
+    assert by_id(second)["CBERNARD|FA00170|20261127"].open_amount == Decimal("60.00")
+    third = source.pull(second.cursor)  # the same line again (overlap), the cursor stays
+    assert json.loads(third.cursor or "")["since"] == later.isoformat()
+    assert {i.id for i in third.invoices} == {i.id for i in second.invoices}
+    assert {c.id for c in third.customers} == {"CBERNARD"}

@@ -206,6 +206,15 @@ def test_a_float_amount_is_refused(store: Store) -> None:
         store.upsert_invoices(tx, "acme", [bad])
 
 
+def test_an_invoice_without_an_id_is_refused_with_the_others_of_its_batch(store: Store) -> None:
+    """An id is required; the batch it came in is not written (rows are sorted by id
+    before writing: a missing one must still end as a StoreError)."""
+    bad = replace(invoice("F9"), id=None)  # type: ignore[arg-type]
+    with pytest.raises(StoreError, match="upserting 2 invoices"), store.transaction() as tx:
+        store.upsert_invoices(tx, "acme", [invoice("F1"), bad])
+    assert store.invoice_ids("acme") == set()
+
+
 def test_a_cursor_is_unset_until_saved_then_moves(store: Store) -> None:
     """DESIGN §10: each source's cursor per company; saving it again moves it."""
     assert store.get_cursor("acme", "pennylane") is None

@@ -1,5 +1,11 @@
 SELECT (SELECT max([F_COMPTET].[cbModification]) AS max_1 
 FROM [F_COMPTET]) AS [F_COMPTET], (SELECT max([F_CONTACTT].[cbModification]) AS max_2 
+FROM [F_CONTACTT]) AS [F_CONTACTT], (SELECT max([F_DRECOUVREMENT].[cbModification]) AS max_3 
+FROM [F_DRECOUVREMENT]) AS [F_DRECOUVREMENT], (SELECT max([F_DRECOUVREMENTEC].[cbModification]) AS max_4 
+FROM [F_DRECOUVREMENTEC]) AS [F_DRECOUVREMENTEC]
+;
+SELECT (SELECT max([F_COMPTET].[cbModification]) AS max_1 
+FROM [F_COMPTET]) AS [F_COMPTET], (SELECT max([F_CONTACTT].[cbModification]) AS max_2 
 FROM [F_CONTACTT]) AS [F_CONTACTT], (SELECT max([F_ECRITUREC].[cbModification]) AS max_3 
 FROM [F_ECRITUREC]) AS [F_ECRITUREC], (SELECT max([F_DRECOUVREMENT].[cbModification]) AS max_4 
 FROM [F_DRECOUVREMENT]) AS [F_DRECOUVREMENT], (SELECT max([F_DRECOUVREMENTEC].[cbModification]) AS max_5 
@@ -76,9 +82,11 @@ WHERE [F_DRECOUVREMENT].[cbModification] >= :since UNION SELECT [F_DRECOUVREMENT
 FROM [F_DRECOUVREMENT] JOIN [F_DRECOUVREMENTEC] ON [F_DRECOUVREMENTEC].[DR_Num] = [F_DRECOUVREMENT].[DR_Num] 
 WHERE [F_DRECOUVREMENTEC].[cbModification] >= :since
 ;
-SELECT [F_ECRITUREC].[CT_Num], [F_ECRITUREC].[EC_RefPiece], [F_ECRITUREC].[EC_Piece], [F_ECRITUREC].[EC_Lettrage], [F_ECRITUREC].[cbModification], [F_ECRITUREC].[cbMarq] 
-FROM [F_ECRITUREC] 
-WHERE [F_ECRITUREC].[CT_Num] IS NOT NULL AND [F_ECRITUREC].[CG_Num] LIKE :CG_Num_1 AND [F_ECRITUREC].[cbModification] >= :since ORDER BY [F_ECRITUREC].[cbModification], [F_ECRITUREC].[cbMarq]
+SELECT [F_ECRITUREC].[cbMarq], [F_ECRITUREC].[EC_No], [F_ECRITUREC].[JO_Num], [F_ECRITUREC].[JM_Date], [F_ECRITUREC].[EC_Jour], [F_ECRITUREC].[EC_Date], [F_ECRITUREC].[EC_Piece], [F_ECRITUREC].[EC_RefPiece], [F_ECRITUREC].[CT_Num], [F_ECRITUREC].[EC_Echeance], [F_ECRITUREC].[EC_Sens], [F_ECRITUREC].[EC_Montant], [F_ECRITUREC].[EC_Lettre], [F_ECRITUREC].[EC_Lettrage], [F_ECRITUREC].[EC_Rappel], [F_ECRITUREC].[EC_DateRelance], [F_ECRITUREC].[EC_ANType], [F_ECRITUREC].[cbModification] 
+FROM [F_ECRITUREC] JOIN [F_COMPTET] ON [F_COMPTET].[CT_Num] = [F_ECRITUREC].[CT_Num] 
+WHERE [F_COMPTET].[CT_Type] = :CT_Type_1 AND [F_ECRITUREC].[CG_Num] LIKE :CG_Num_1 AND ([F_ECRITUREC].[EC_Lettre] = :EC_Lettre_1 OR [F_ECRITUREC].[cbModification] >= :cutoff) AND (EXISTS (SELECT * 
+FROM [F_ECRITUREC] AS changed 
+WHERE changed.[cbModification] >= :since AND changed.[CT_Num] = [F_ECRITUREC].[CT_Num] AND changed.[CG_Num] LIKE :CG_Num_2 AND (coalesce(nullif(changed.[EC_RefPiece], :nullif_1), changed.[EC_Piece]) = coalesce(nullif([F_ECRITUREC].[EC_RefPiece], :nullif_2), [F_ECRITUREC].[EC_Piece]) OR changed.[EC_Lettrage] IS NOT NULL AND changed.[EC_Lettrage] != :EC_Lettrage_1 AND changed.[EC_Lettrage] = [F_ECRITUREC].[EC_Lettrage]))) ORDER BY [F_ECRITUREC].[cbModification], [F_ECRITUREC].[cbMarq]
 ;
 SELECT [F_ECRITUREC].[cbMarq], [F_ECRITUREC].[EC_No], [F_ECRITUREC].[JO_Num], [F_ECRITUREC].[JM_Date], [F_ECRITUREC].[EC_Jour], [F_ECRITUREC].[EC_Date], [F_ECRITUREC].[EC_Piece], [F_ECRITUREC].[EC_RefPiece], [F_ECRITUREC].[CT_Num], [F_ECRITUREC].[EC_Echeance], [F_ECRITUREC].[EC_Sens], [F_ECRITUREC].[EC_Montant], [F_ECRITUREC].[EC_Lettre], [F_ECRITUREC].[EC_Lettrage], [F_ECRITUREC].[EC_Rappel], [F_ECRITUREC].[EC_DateRelance], [F_ECRITUREC].[EC_ANType], [F_ECRITUREC].[cbModification] 
 FROM [F_ECRITUREC] JOIN [F_COMPTET] ON [F_COMPTET].[CT_Num] = [F_ECRITUREC].[CT_Num] 
@@ -90,18 +98,6 @@ WHERE [F_COMPTET].[CT_Type] = :CT_Type_1 AND [F_ECRITUREC].[CG_Num] LIKE :CG_Num
 ;
 SELECT [F_ECRITUREC].[cbMarq], [F_ECRITUREC].[EC_No], [F_ECRITUREC].[JO_Num], [F_ECRITUREC].[JM_Date], [F_ECRITUREC].[EC_Jour], [F_ECRITUREC].[EC_Date], [F_ECRITUREC].[EC_Piece], [F_ECRITUREC].[EC_RefPiece], [F_ECRITUREC].[CT_Num], [F_ECRITUREC].[EC_Echeance], [F_ECRITUREC].[EC_Sens], [F_ECRITUREC].[EC_Montant], [F_ECRITUREC].[EC_Lettre], [F_ECRITUREC].[EC_Lettrage], [F_ECRITUREC].[EC_Rappel], [F_ECRITUREC].[EC_DateRelance], [F_ECRITUREC].[EC_ANType], [F_ECRITUREC].[cbModification] 
 FROM [F_ECRITUREC] JOIN [F_COMPTET] ON [F_COMPTET].[CT_Num] = [F_ECRITUREC].[CT_Num] 
-WHERE [F_COMPTET].[CT_Type] = :CT_Type_1 AND [F_ECRITUREC].[CG_Num] LIKE :CG_Num_1 AND ([F_ECRITUREC].[EC_Lettre] = :EC_Lettre_1 OR [F_ECRITUREC].[cbModification] >= :cutoff) ORDER BY [F_ECRITUREC].[cbModification], [F_ECRITUREC].[cbMarq]
-;
-SELECT [F_ECRITUREC].[cbMarq], [F_ECRITUREC].[EC_No], [F_ECRITUREC].[JO_Num], [F_ECRITUREC].[JM_Date], [F_ECRITUREC].[EC_Jour], [F_ECRITUREC].[EC_Date], [F_ECRITUREC].[EC_Piece], [F_ECRITUREC].[EC_RefPiece], [F_ECRITUREC].[CT_Num], [F_ECRITUREC].[EC_Echeance], [F_ECRITUREC].[EC_Sens], [F_ECRITUREC].[EC_Montant], [F_ECRITUREC].[EC_Lettre], [F_ECRITUREC].[EC_Lettrage], [F_ECRITUREC].[EC_Rappel], [F_ECRITUREC].[EC_DateRelance], [F_ECRITUREC].[EC_ANType], [F_ECRITUREC].[cbModification] 
-FROM [F_ECRITUREC] JOIN [F_COMPTET] ON [F_COMPTET].[CT_Num] = [F_ECRITUREC].[CT_Num] JOIN (SELECT DISTINCT changed.[CT_Num] AS [CT_Num], changed.[EC_Lettrage] AS [EC_Lettrage] 
-FROM [F_ECRITUREC] AS changed 
-WHERE changed.[cbModification] >= :since AND changed.[CT_Num] IS NOT NULL AND changed.[EC_Lettrage] IS NOT NULL AND changed.[EC_Lettrage] != :EC_Lettrage_1) AS codes ON codes.[CT_Num] = [F_ECRITUREC].[CT_Num] AND codes.[EC_Lettrage] = [F_ECRITUREC].[EC_Lettrage] 
-WHERE [F_COMPTET].[CT_Type] = :CT_Type_1 AND [F_ECRITUREC].[CG_Num] LIKE :CG_Num_1 AND ([F_ECRITUREC].[EC_Lettre] = :EC_Lettre_1 OR [F_ECRITUREC].[cbModification] >= :cutoff) ORDER BY [F_ECRITUREC].[cbModification], [F_ECRITUREC].[cbMarq]
-;
-SELECT [F_ECRITUREC].[cbMarq], [F_ECRITUREC].[EC_No], [F_ECRITUREC].[JO_Num], [F_ECRITUREC].[JM_Date], [F_ECRITUREC].[EC_Jour], [F_ECRITUREC].[EC_Date], [F_ECRITUREC].[EC_Piece], [F_ECRITUREC].[EC_RefPiece], [F_ECRITUREC].[CT_Num], [F_ECRITUREC].[EC_Echeance], [F_ECRITUREC].[EC_Sens], [F_ECRITUREC].[EC_Montant], [F_ECRITUREC].[EC_Lettre], [F_ECRITUREC].[EC_Lettrage], [F_ECRITUREC].[EC_Rappel], [F_ECRITUREC].[EC_DateRelance], [F_ECRITUREC].[EC_ANType], [F_ECRITUREC].[cbModification] 
-FROM [F_ECRITUREC] JOIN [F_COMPTET] ON [F_COMPTET].[CT_Num] = [F_ECRITUREC].[CT_Num] JOIN (SELECT DISTINCT changed.[CT_Num] AS [CT_Num], coalesce(nullif(changed.[EC_RefPiece], :nullif_1), changed.[EC_Piece]) AS piece 
-FROM [F_ECRITUREC] AS changed 
-WHERE changed.[cbModification] >= :since AND changed.[CT_Num] IS NOT NULL) AS pieces ON pieces.[CT_Num] = [F_ECRITUREC].[CT_Num] AND pieces.piece = coalesce(nullif([F_ECRITUREC].[EC_RefPiece], :nullif_2), [F_ECRITUREC].[EC_Piece]) 
 WHERE [F_COMPTET].[CT_Type] = :CT_Type_1 AND [F_ECRITUREC].[CG_Num] LIKE :CG_Num_1 AND ([F_ECRITUREC].[EC_Lettre] = :EC_Lettre_1 OR [F_ECRITUREC].[cbModification] >= :cutoff) ORDER BY [F_ECRITUREC].[cbModification], [F_ECRITUREC].[cbMarq]
 ;
 SELECT [cbSysLibre].[CB_Name], [cbSysLibre].[CB_Type], [cbSysLibre].[CB_Len] 
