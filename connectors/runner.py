@@ -31,8 +31,17 @@ from connectors.delivery.smtp import SmtpSettings as SmtpEndpoint
 from connectors.delivery.statement import statement_pdf
 from connectors.delivery.worklist import PhoneTask, phone_task, write_worklist
 from connectors.settings import CompanySettings, Settings
-from connectors.sources import Flag, FlagValue, Source, SourceError, build_source
-from connectors.store.store import ClaimLost, OutboxRow, Store
+from connectors.sources import (
+    Changes,
+    Flag,
+    FlagValue,
+    Snapshot,
+    Source,
+    SourceError,
+    build_source,
+    sha256_hex,
+)
+from connectors.store.store import ClaimLost, DigestRow, OutboxRow, Store, StoredDigests, Tx
 from core.actions import Action
 from core.engine import Planner, check_manual_plans
 from core.model import ZERO, Customer
@@ -219,26 +228,18 @@ class Runner:
 
     def _pull(self, company: CompanySettings, source: Source, cursor: str | None) -> int:
         changes = source.pull(cursor)
+        touched: set[str] | None = None
         with self.store.transaction() as tx:
-            count = self.store.upsert_customers(tx, company.id, changes.customers)
-            count += self.store.upsert_invoices(tx, company.id, changes.invoices)
-            self.store.upsert_reminders(tx, company.id, changes.reminders)
-            gone = list(changes.deleted_invoice_ids)
-            if changes.full:
-                # A full snapshot is all the source has: what the store holds beyond it
-                # was deleted at the source (read in this transaction, deleted in it).
-                kept = {inv.id for inv in changes.invoices}
-                gone = [i for i in self.store.invoice_ids(company.id, tx) if i not in kept]
-            if gone:
-                deleted = self.store.delete_invoices(tx, company.id, gone)
-                log.info("deleted company=%s invoices=%d", company.id, deleted)
+            if changes.full and changes.snapshot is not None:
+                count, touched = self._pull_snapshot(tx, company, source, changes.snapshot)
+            else:
+                count = self._pull_changes(tx, company, changes)
+                if not (changes.full or changes.deleted_invoice_ids):
+                    touched = {c.id for c in changes.customers}
+                    touched.update(inv.customer_id for inv in changes.invoices)
+                    touched.update(r.customer_id for r in changes.reminders)
             if changes.cursor is not None:
                 self.store.set_cursor(tx, company.id, source.name, changes.cursor, now=self.clock())
-        touched: set[str] | None = None
-        if not (changes.full or changes.deleted_invoice_ids):
-            touched = {c.id for c in changes.customers}
-            touched.update(inv.customer_id for inv in changes.invoices)
-            touched.update(r.customer_id for r in changes.reminders)
         before = self._touched.get(company.id, set())
         self._touched[company.id] = None if touched is None or before is None else before | touched
         log.info(
@@ -249,6 +250,122 @@ class Runner:
             changes.full,
         )
         return count
+
+    def _pull_changes(self, tx: Tx, company: CompanySettings, changes: Changes) -> int:
+        """Upsert what the pull brought; a full snapshot also deletes the invoices the
+        store holds beyond it."""
+        if changes.is_empty:
+            return 0
+        # The store no longer matches the last snapshot's digests: the next snapshot
+        # is compared with nothing (it upserts everything).
+        self.store.forget_snapshot_digests(tx, company.id)
+        count = self.store.upsert_customers(tx, company.id, changes.customers)
+        count += self.store.upsert_invoices(tx, company.id, changes.invoices)
+        self.store.upsert_reminders(tx, company.id, changes.reminders)
+        gone = list(changes.deleted_invoice_ids)
+        if changes.full:
+            # A full snapshot is all the source has: what the store holds beyond it
+            # was deleted at the source (read in this transaction, deleted in it).
+            kept = {inv.id for inv in changes.invoices}
+            gone = [i for i in self.store.invoice_ids(company.id, tx) if i not in kept]
+        if gone:
+            deleted = self.store.delete_invoices(tx, company.id, gone)
+            log.info("deleted company=%s invoices=%d", company.id, deleted)
+        return count
+
+    def _pull_snapshot(
+        self, tx: Tx, company: CompanySettings, source: Source, snapshot: Snapshot
+    ) -> tuple[int, set[str] | None]:
+        """A full snapshot, applied as the difference with the last one: the records
+        whose digest changed are upserted, the invoices gone are deleted, and the
+        store ends up exactly as if every record had been upserted.  Returns how
+        many records were upserted and the customers to plan again (None: all,
+        when there was no last snapshot to compare with).  docs/daemon.md, "Snapshots"."""
+        store, cid = self.store, company.id
+        context = sha256_hex(f"{source.name}\n{snapshot.context}".encode())
+        known = store.snapshot_digests(tx, cid)
+        compared = known.context == context
+        if not compared:
+            store.forget_snapshot_digests(tx, cid)
+            known = StoredDigests(None, {}, {}, {})
+        old_customers, old_invoices, old_reminders = (
+            known.customers,
+            known.invoices,
+            known.reminders,
+        )
+        customers = [k for k, d in snapshot.customers.items() if old_customers.get(k) != d]
+        invoices = [k for k, (d, _) in snapshot.invoices.items() if old_invoices.get(k) != d]
+        reminders = [k for k, (d, _) in snapshot.reminders.items() if old_reminders.get(k) != d]
+        # Rows the daemon itself wrote since the last snapshot, which upserting every
+        # record would put back as the source has them: invoices marked escalated by
+        # an enqueued escalation, and journal entries of outbox keys (written when
+        # enqueued or sent, removed when cancelled).
+        escalated: set[str] = set()
+        rewritten: set[str] = set()
+        if compared:
+            changed = set(invoices)
+            escalated = {
+                k
+                for k in store.escalated_invoice_ids(tx, cid)
+                if k in snapshot.invoices and k not in changed
+            }
+            changed = set(reminders)
+            rewritten = {
+                k
+                for k in store.outbox_keys(tx, cid)
+                if k in snapshot.reminders and k not in changed
+            }
+        records = snapshot.records(
+            customers, invoices + sorted(escalated), reminders + sorted(rewritten)
+        )
+        # An escalated invoice the source says escalated too is as the store has it.
+        reset = [i for i in records.invoices if i.id not in escalated or not i.escalated]
+        count = store.upsert_customers(tx, cid, records.customers)
+        count += store.upsert_invoices(tx, cid, reset)
+        store.upsert_reminders(tx, cid, records.reminders)
+        if compared:
+            gone = [k for k in old_invoices if k not in snapshot.invoices]
+        else:
+            gone = [k for k in store.invoice_ids(cid, tx) if k not in snapshot.invoices]
+        # Whose the changed and deleted records were (before the digests are replaced).
+        owners: list[str | None] = []
+        if compared:
+            before = [k for k in invoices if k in old_invoices] + gone
+            owners += store.snapshot_owners(tx, cid, "invoice", before).values()
+            before = [k for k in reminders if k in old_reminders]
+            owners += store.snapshot_owners(tx, cid, "reminder", before).values()
+        if gone:
+            deleted = store.delete_invoices(tx, cid, gone)
+            store.forget_snapshot_digests(tx, cid, "invoice", gone)
+            log.info("deleted company=%s invoices=%d", cid, deleted)
+        digests: list[DigestRow] = [("customer", k, snapshot.customers[k], None) for k in customers]
+        digests += [("invoice", k, *snapshot.invoices[k]) for k in invoices]
+        digests += [("reminder", k, *snapshot.reminders[k]) for k in reminders]
+        if not compared:
+            digests.append(("context", "", context, None))
+        store.save_snapshot_digests(tx, cid, digests)
+        log.info(
+            "snapshot company=%s compared=%s customers=%d invoices=%d reminders=%d gone=%d"
+            " restored=%d",
+            cid,
+            compared,
+            len(customers),
+            len(invoices),
+            len(reminders),
+            len(gone),
+            len(reset) - len(invoices) + len(rewritten),
+        )
+        if not compared:
+            return count, None
+        # The customers whose records changed, before and after (an invoice or a
+        # journal entry may have changed hands, or gone).
+        touched: set[str | None] = set(customers)
+        touched.update(owners)
+        touched.update(snapshot.invoices[k][1] for k in invoices)
+        touched.update(i.customer_id for i in reset)
+        touched.update(snapshot.reminders[k][1] for k in reminders)
+        touched.update(snapshot.reminders[k][1] for k in rewritten)
+        return count, {k for k in touched if k is not None}
 
     def _plan_changes(self, company: CompanySettings, day: date) -> list[Action]:
         """The whole ledger on the first cycle of a day; later that day, only the

@@ -59,6 +59,7 @@ from connectors.store.models import (
     ReminderLineRecord,
     ReminderRecord,
     RunRecord,
+    SnapshotDigestRecord,
     UtcDateTime,
     json_text,
     money_text,
@@ -85,6 +86,7 @@ OUTBOX: Table = OutboxRecord.__table__  # type: ignore[assignment]
 CURSORS: Table = CursorRecord.__table__  # type: ignore[assignment]
 RUNS: Table = RunRecord.__table__  # type: ignore[assignment]
 PUSHED: Table = PushRecord.__table__  # type: ignore[assignment]
+DIGESTS: Table = SnapshotDigestRecord.__table__  # type: ignore[assignment]
 
 
 class StoreError(Exception):
@@ -163,6 +165,22 @@ class FlagState:
         return self.dispute_reason is not None and self.dispute_closed is None
 
 
+@dataclass(frozen=True, slots=True)
+class StoredDigests:
+    """The digests of the last full snapshot pulled for a company (``snapshot_digests``):
+    ``context`` (None: no snapshot recorded), and by id the digest of each customer,
+    invoice and journal entry (by key)."""
+
+    context: str | None
+    customers: dict[str, str]
+    invoices: dict[str, str]
+    reminders: dict[str, str]
+
+
+# (kind, id, digest, customer id): one row of ``snapshot_digests``.
+DigestRow = tuple[str, str, str, str | None]
+
+
 class Tx:
     """One unit of work, from ``Store.transaction()``: pass it to the writers."""
 
@@ -228,6 +246,24 @@ def _sqlite_upsert(
 def _sqlite_datetime(value: datetime) -> str:
     # SQLAlchemy's SQLite DATETIME storage format (always with microseconds).
     return naive_utc(value).isoformat(sep=" ", timespec="microseconds")
+
+
+def _driver_rows(connection: Connection, query: Any) -> list[Any]:
+    """The rows of a query of plain text and number columns, as the driver returns
+    them: for 100k rows, SQLAlchemy's row objects would cost more than the query."""
+    compiled = query.compile(dialect=connection.dialect)
+    params = compiled.construct_params()
+    args: Any = (
+        tuple(params[name] for name in compiled.positiontup or ())
+        if compiled.positional
+        else params
+    )
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(compiled.string, args)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 def _outbox_row(row: Any) -> OutboxRow:
@@ -492,6 +528,78 @@ class Store:
                 )
             self._upsert(connection, JOURNAL_LINES, lines, ["company", "reminder_key", "position"])
         return len(heads)
+
+    # -- snapshot digests -------------------------------------------------
+
+    def snapshot_digests(self, tx: Tx, company: str) -> StoredDigests:
+        """The digests recorded by the last full snapshot of ``company``, read in ``tx``."""
+        d = DIGESTS.c
+        found: dict[str, dict[str, str]] = {"customer": {}, "invoice": {}, "reminder": {}}
+        with self._errors(f"reading the snapshot digests of {company!r}"):
+            for kind, digests in found.items():
+                query = select(d.id, d.digest).where(d.company == company, d.kind == kind)
+                digests.update(_driver_rows(tx.connection, query))
+            context = tx.connection.scalar(
+                select(d.digest).where(d.company == company, d.kind == "context", d.id == "")
+            )
+        return StoredDigests(context, found["customer"], found["invoice"], found["reminder"])
+
+    def snapshot_owners(
+        self, tx: Tx, company: str, kind: str, ids: Iterable[str]
+    ) -> dict[str, str | None]:
+        """The customer each of these snapshot records (invoices, reminders) had."""
+        d = DIGESTS.c
+        found: dict[str, str | None] = {}
+        with self._errors(f"reading snapshot records of {company!r}"):
+            for chunk in _chunks(sorted(set(ids)), IN_CHUNK):
+                found.update(
+                    tx.connection.execute(
+                        select(d.id, d.customer_id).where(
+                            d.company == company, d.kind == kind, d.id.in_(chunk)
+                        )
+                    ).all()
+                )
+        return found
+
+    def save_snapshot_digests(self, tx: Tx, company: str, rows: Iterable[DigestRow]) -> None:
+        """Record (or replace) digests of snapshot records, in the transaction of the
+        upserts they describe."""
+        table_rows = [(company, kind, id_, digest, cid) for kind, id_, digest, cid in rows]
+        with self._errors(f"saving {len(table_rows)} snapshot digests of {company!r}"):
+            self._upsert(tx.connection, DIGESTS, table_rows, ["company", "kind", "id"])
+
+    def forget_snapshot_digests(
+        self, tx: Tx, company: str, kind: str | None = None, ids: Iterable[str] = ()
+    ) -> None:
+        """Forget every digest of ``company`` (its store no longer matches a snapshot),
+        or only those of ``kind`` and ``ids`` (invoices deleted)."""
+        d = DIGESTS.c
+        with self._errors(f"forgetting snapshot digests of {company!r}"):
+            if kind is None:
+                tx.connection.execute(delete(DIGESTS).where(d.company == company))
+                return
+            for chunk in _chunks(sorted(set(ids)), IN_CHUNK):
+                tx.connection.execute(
+                    delete(DIGESTS).where(d.company == company, d.kind == kind, d.id.in_(chunk))
+                )
+
+    def escalated_invoice_ids(self, tx: Tx, company: str) -> set[str]:
+        """The invoices the store holds as escalated (the source's value, or set by
+        the enqueue of an escalation until the source says otherwise)."""
+        i = INVOICES.c
+        with self._errors(f"listing the escalated invoices of {company!r}"):
+            return set(
+                tx.connection.scalars(
+                    select(i.id).where(i.company == company, i.escalated.is_(True))
+                )
+            )
+
+    def outbox_keys(self, tx: Tx, company: str) -> set[str]:
+        """The keys of every outbox row of ``company`` (whose enqueue, sending or
+        cancelling may have written or removed the journal entry of that key)."""
+        o = OUTBOX.c
+        with self._errors(f"listing the outbox keys of {company!r}"):
+            return set(tx.connection.scalars(select(o.key).where(o.company == company)))
 
     # -- cursors ------------------------------------------------------------
 
