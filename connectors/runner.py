@@ -319,9 +319,10 @@ class Runner:
             customers, invoices + sorted(escalated), reminders + sorted(rewritten)
         )
         # An escalated invoice the source says escalated too is as the store has it.
-        reset = [i for i in records.invoices if i.id not in escalated or not i.escalated]
+        restored = [i for i in records.invoices if i.id in escalated and not i.escalated]
+        upserted = records.invoices[: len(invoices)] + restored
         count = store.upsert_customers(tx, cid, records.customers)
-        count += store.upsert_invoices(tx, cid, reset)
+        count += store.upsert_invoices(tx, cid, upserted)
         store.upsert_reminders(tx, cid, records.reminders)
         if compared:
             gone = [k for k in old_invoices if k not in snapshot.invoices]
@@ -353,7 +354,7 @@ class Runner:
             len(invoices),
             len(reminders),
             len(gone),
-            len(reset) - len(invoices) + len(rewritten),
+            len(restored) + len(rewritten),
         )
         if not compared:
             return count, None
@@ -362,7 +363,7 @@ class Runner:
         touched: set[str | None] = set(customers)
         touched.update(owners)
         touched.update(snapshot.invoices[k][1] for k in invoices)
-        touched.update(i.customer_id for i in reset)
+        touched.update(i.customer_id for i in restored)
         touched.update(snapshot.reminders[k][1] for k in reminders)
         touched.update(snapshot.reminders[k][1] for k in rewritten)
         return count, {k for k in touched if k is not None}

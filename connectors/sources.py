@@ -127,8 +127,8 @@ class Snapshot(Protocol):
     def records(
         self, customers: Collection[str], invoices: Collection[str], reminders: Collection[str]
     ) -> Records:
-        """The records with these ids (journal keys for reminders), all in the snapshot;
-        a ``SourceError`` (``data``) if one of them is malformed."""
+        """The records with these ids (journal keys for reminders), all in the snapshot,
+        in the order asked; a ``SourceError`` (``data``) if one of them is malformed."""
         ...
 
 

@@ -30,7 +30,8 @@ import hashlib
 import os
 import re
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -131,6 +132,20 @@ _IDS = msgspec.json.Decoder(_Ids)
 
 class _Doubt(Exception):
     """The records alone cannot say the file is valid: decode all of it."""
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Decoding builds many objects and no reference cycles: the cyclic collector
+    would only walk them again and again while they pile up (as
+    connectors.inputs.open_ledger does)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _digest(raw: msgspec.Raw) -> str:
@@ -261,7 +276,8 @@ class _FileSnapshot:
     def records(
         self, customers: Collection[str], invoices: Collection[str], reminders: Collection[str]
     ) -> Records:
-        self._decode(customers, invoices, reminders)
+        with _collector_paused():
+            self._decode(customers, invoices, reminders)
         c, i, r = self._decoded
         found = Records(
             [c[k] for k in customers], [i[k] for k in invoices], [r[k] for k in reminders]
@@ -402,8 +418,9 @@ class JsonFileSource:
         snapshot: _FileSnapshot | LedgerSnapshot
         previous = self._snapshot if isinstance(self._snapshot, _FileSnapshot) else None
         try:
-            snapshot = _FileSnapshot(data, lambda: self._decode(data), previous)
-            snapshot.validate()
+            with _collector_paused():
+                snapshot = _FileSnapshot(data, lambda: self._decode(data), previous)
+                snapshot.validate()
         except _Doubt:
             snapshot = LedgerSnapshot(self._decode(data), _READING)
         if isinstance(self._snapshot, _FileSnapshot):
@@ -412,18 +429,12 @@ class JsonFileSource:
         return snapshot
 
     def _decode(self, data: bytes) -> Ledger:
-        # The ledger holds no reference cycles; the collector would only walk it
-        # again and again while it grows (as connectors.inputs.open_ledger does).
-        collecting = gc.isenabled()
-        gc.disable()
         try:
-            return decode_ledger(data)
+            with _collector_paused():
+                return decode_ledger(data)
         except InputError as error:
             raise SourceError(
                 f"{error.located(str(self.path))} (fix the file; it is read again on the next run)",
                 kind="data",
                 source=self.name,
             ) from error
-        finally:
-            if collecting:
-                gc.enable()

@@ -771,9 +771,13 @@ class Store:
         line_query = select(jl.reminder_key, jl.invoice_id, jl.step).where(jl.company == company)
         if customer_ids is not None:
             heads = heads.where(j.customer_id.in_(customer_ids))
-            line_query = line_query.join(
-                JOURNAL, and_(j.company == jl.company, j.key == jl.reminder_key)
-            ).where(j.customer_id.in_(customer_ids))
+            # The keys of these customers first (their index), then their lines by key:
+            # a join would walk every line of the company to keep the key order.
+            line_query = line_query.where(
+                jl.reminder_key.in_(
+                    select(j.key).where(j.company == company, j.customer_id.in_(customer_ids))
+                )
+            )
         lines: dict[str, list[ReminderLine]] = {}
         for key, invoice_id, step in connection.execute(
             line_query.order_by(jl.reminder_key, jl.position)
