@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import secrets
 import socket
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -142,6 +143,9 @@ class Runner:
         # the customers pulls changed since its last plan (None: unknown, all).
         self._planned: dict[str, date] = {}
         self._touched: dict[str, set[str] | None] = {}
+        # The snapshot digests each company's store holds, as this process last saved
+        # them (read again when the store's generation of them differs).
+        self._digests: dict[str, StoredDigests] = {}
 
     def source(self, company: CompanySettings) -> Source:
         if company.id not in self._sources:
@@ -229,17 +233,27 @@ class Runner:
     def _pull(self, company: CompanySettings, source: Source, cursor: str | None) -> int:
         changes = source.pull(cursor)
         touched: set[str] | None = None
+        # The digests kept from this process's last snapshot pull, valid while the
+        # store's generation is the one they were saved with; taken out until the
+        # transaction below commits (a rollback leaves none).
+        cached = self._digests.pop(company.id, None)
+        saved: StoredDigests | None = None
         with self.store.transaction() as tx:
             if changes.full and changes.snapshot is not None:
-                count, touched = self._pull_snapshot(tx, company, source, changes.snapshot)
+                count, touched, saved = self._pull_snapshot(
+                    tx, company, source, changes.snapshot, cached
+                )
             else:
                 count = self._pull_changes(tx, company, changes)
                 if not (changes.full or changes.deleted_invoice_ids):
                     touched = {c.id for c in changes.customers}
                     touched.update(inv.customer_id for inv in changes.invoices)
                     touched.update(r.customer_id for r in changes.reminders)
+                saved = cached if changes.is_empty else None
             if changes.cursor is not None:
                 self.store.set_cursor(tx, company.id, source.name, changes.cursor, now=self.clock())
+        if saved is not None:
+            self._digests[company.id] = saved
         before = self._touched.get(company.id, set())
         self._touched[company.id] = None if touched is None or before is None else before | touched
         log.info(
@@ -274,61 +288,62 @@ class Runner:
         return count
 
     def _pull_snapshot(
-        self, tx: Tx, company: CompanySettings, source: Source, snapshot: Snapshot
-    ) -> tuple[int, set[str] | None]:
+        self,
+        tx: Tx,
+        company: CompanySettings,
+        source: Source,
+        snapshot: Snapshot,
+        cached: StoredDigests | None,
+    ) -> tuple[int, set[str] | None, StoredDigests]:
         """A full snapshot, applied as the difference with the last one: the records
         whose digest changed are upserted, the invoices gone are deleted, and the
         store ends up exactly as if every record had been upserted.  Returns how
-        many records were upserted and the customers to plan again (None: all,
-        when there was no last snapshot to compare with).  docs/daemon.md, "Snapshots"."""
+        many records were upserted, the customers to plan again (None: all, when
+        there was no last snapshot to compare with) and the digests now stored.
+        docs/daemon.md, "Snapshots"."""
         store, cid = self.store, company.id
         context = sha256_hex(f"{source.name}\n{snapshot.context}".encode())
-        known = store.snapshot_digests(tx, cid)
-        compared = known.context == context
+        generation = store.snapshot_generation(tx, cid)
+        if cached is None or generation is None or cached.generation != generation:
+            cached = store.snapshot_digests(tx, cid)
+        compared = cached.context == context
         if not compared:
             store.forget_snapshot_digests(tx, cid)
-            known = StoredDigests(None, {}, {}, {})
-        old_customers, old_invoices, old_reminders = (
-            known.customers,
-            known.invoices,
-            known.reminders,
-        )
-        customers = [k for k, d in snapshot.customers.items() if old_customers.get(k) != d]
-        invoices = [k for k, (d, _) in snapshot.invoices.items() if old_invoices.get(k) != d]
-        reminders = [k for k, (d, _) in snapshot.reminders.items() if old_reminders.get(k) != d]
+            cached = StoredDigests(None, None, {}, {}, {})
+        old_invoices, old_reminders = cached.invoices, cached.reminders
+        customers = sorted(k for k, _ in snapshot.customers.items() - cached.customers.items())
+        invoices = sorted(k for k, _ in snapshot.invoices.items() - old_invoices.items())
+        reminders = sorted(k for k, _ in snapshot.reminders.items() - old_reminders.items())
+        if compared:
+            gone = sorted(old_invoices.keys() - snapshot.invoices.keys())
+        else:
+            gone = sorted(store.invoice_ids(cid, tx) - snapshot.invoices.keys())
         # Rows the daemon itself wrote since the last snapshot, which upserting every
         # record would put back as the source has them: invoices marked escalated by
         # an enqueued escalation, and journal entries of outbox keys (written when
         # enqueued or sent, removed when cancelled).
-        escalated: set[str] = set()
-        rewritten: set[str] = set()
+        escalated: list[str] = []
+        rewritten: list[str] = []
         if compared:
             changed = set(invoices)
-            escalated = {
+            escalated = sorted(
                 k
                 for k in store.escalated_invoice_ids(tx, cid)
                 if k in snapshot.invoices and k not in changed
-            }
+            )
             changed = set(reminders)
-            rewritten = {
+            rewritten = sorted(
                 k
                 for k in store.outbox_keys(tx, cid)
                 if k in snapshot.reminders and k not in changed
-            }
-        records = snapshot.records(
-            customers, invoices + sorted(escalated), reminders + sorted(rewritten)
-        )
+            )
+        records = snapshot.records(customers, invoices + escalated, reminders + rewritten)
         # An escalated invoice the source says escalated too is as the store has it.
-        restored = [i for i in records.invoices if i.id in escalated and not i.escalated]
-        upserted = records.invoices[: len(invoices)] + restored
+        restored = [i for i in records.invoices[len(invoices) :] if not i.escalated]
         count = store.upsert_customers(tx, cid, records.customers)
-        count += store.upsert_invoices(tx, cid, upserted)
+        count += store.upsert_invoices(tx, cid, records.invoices[: len(invoices)] + restored)
         store.upsert_reminders(tx, cid, records.reminders)
-        if compared:
-            gone = [k for k in old_invoices if k not in snapshot.invoices]
-        else:
-            gone = [k for k in store.invoice_ids(cid, tx) if k not in snapshot.invoices]
-        # Whose the changed and deleted records were (before the digests are replaced).
+        # Whose the changed and deleted records were (before their digests are replaced).
         owners: list[str | None] = []
         if compared:
             before = [k for k in invoices if k in old_invoices] + gone
@@ -340,11 +355,23 @@ class Runner:
             store.forget_snapshot_digests(tx, cid, "invoice", gone)
             log.info("deleted company=%s invoices=%d", cid, deleted)
         digests: list[DigestRow] = [("customer", k, snapshot.customers[k], None) for k in customers]
-        digests += [("invoice", k, *snapshot.invoices[k]) for k in invoices]
-        digests += [("reminder", k, *snapshot.reminders[k]) for k in reminders]
+        digests += [
+            ("invoice", k, snapshot.invoices[k], snapshot.invoice_owners[k]) for k in invoices
+        ]
+        digests += [
+            ("reminder", k, snapshot.reminders[k], snapshot.reminder_owners[k]) for k in reminders
+        ]
         if not compared:
             digests.append(("context", "", context, None))
+        generation = secrets.token_hex(16)
+        digests.append(("generation", "", generation, None))
         store.save_snapshot_digests(tx, cid, digests)
+        saved = StoredDigests(context, generation, cached.customers, old_invoices, old_reminders)
+        saved.customers.update((k, snapshot.customers[k]) for k in customers)
+        saved.invoices.update((k, snapshot.invoices[k]) for k in invoices)
+        saved.reminders.update((k, snapshot.reminders[k]) for k in reminders)
+        for k in gone:
+            del saved.invoices[k]
         log.info(
             "snapshot company=%s compared=%s customers=%d invoices=%d reminders=%d gone=%d"
             " restored=%d",
@@ -357,16 +384,15 @@ class Runner:
             len(restored) + len(rewritten),
         )
         if not compared:
-            return count, None
+            return count, None, saved
         # The customers whose records changed, before and after (an invoice or a
         # journal entry may have changed hands, or gone).
         touched: set[str | None] = set(customers)
         touched.update(owners)
-        touched.update(snapshot.invoices[k][1] for k in invoices)
+        touched.update(snapshot.invoice_owners[k] for k in invoices)
         touched.update(i.customer_id for i in restored)
-        touched.update(snapshot.reminders[k][1] for k in reminders)
-        touched.update(snapshot.reminders[k][1] for k in rewritten)
-        return count, {k for k in touched if k is not None}
+        touched.update(snapshot.reminder_owners[k] for k in reminders + rewritten)
+        return count, {k for k in touched if k is not None}, saved
 
     def _plan_changes(self, company: CompanySettings, day: date) -> list[Action]:
         """The whole ledger on the first cycle of a day; later that day, only the

@@ -111,8 +111,9 @@ class Snapshot(Protocol):
 
     ``context`` is what every record's meaning depends on (the format, the
     ledger's currency, the source's reading options): when it changes, every
-    record counts as changed.  ``invoices`` and ``reminders`` (by journal key)
-    give each record's customer with its digest.
+    record counts as changed.  ``customers``, ``invoices`` and ``reminders`` (by
+    journal key) map each record to its digest; ``invoice_owners`` and
+    ``reminder_owners``, each invoice and journal entry to its customer.
     """
 
     @property
@@ -120,9 +121,13 @@ class Snapshot(Protocol):
     @property
     def customers(self) -> Mapping[str, str]: ...
     @property
-    def invoices(self) -> Mapping[str, tuple[str, str]]: ...
+    def invoices(self) -> Mapping[str, str]: ...
     @property
-    def reminders(self) -> Mapping[str, tuple[str, str]]: ...
+    def reminders(self) -> Mapping[str, str]: ...
+    @property
+    def invoice_owners(self) -> Mapping[str, str]: ...
+    @property
+    def reminder_owners(self) -> Mapping[str, str]: ...
 
     def records(
         self, customers: Collection[str], invoices: Collection[str], reminders: Collection[str]
@@ -256,8 +261,10 @@ class LedgerSnapshot:
         self._invoices = {i.id: i for i in ledger.invoices}
         self._reminders = {r.key: r for r in ledger.reminders}
         self.customers = {k: record_digest(c) for k, c in self._customers.items()}
-        self.invoices = {k: (record_digest(i), i.customer_id) for k, i in self._invoices.items()}
-        self.reminders = {k: (record_digest(r), r.customer_id) for k, r in self._reminders.items()}
+        self.invoices = {k: record_digest(i) for k, i in self._invoices.items()}
+        self.reminders = {k: record_digest(r) for k, r in self._reminders.items()}
+        self.invoice_owners = {k: i.customer_id for k, i in self._invoices.items()}
+        self.reminder_owners = {k: r.customer_id for k, r in self._reminders.items()}
 
     def ledger(self) -> Ledger:
         return self._ledger

@@ -35,6 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -110,6 +111,16 @@ class _CustomerId(msgspec.Struct, gc=False):
     id: str
 
 
+class _CustomerKey(msgspec.Struct, gc=False):
+    """A customer record's id, as its own customer (for ``_ids_after``)."""
+
+    id: str
+
+    @property
+    def customer_id(self) -> str:
+        return self.id
+
+
 class _InvoiceIds(msgspec.Struct, gc=False):
     id: str
     customer_id: str
@@ -117,6 +128,13 @@ class _InvoiceIds(msgspec.Struct, gc=False):
 
 class _ReminderIds(msgspec.Struct, gc=False):
     key: str
+    customer_id: str
+
+
+class _ReminderKey(msgspec.Struct, gc=False):
+    """A journal entry's key as its id (for ``_ids_after``)."""
+
+    id: str = msgspec.field(name="key")
     customer_id: str
 
 
@@ -128,6 +146,11 @@ class _Ids(msgspec.Struct):
 
 _RECORDS = msgspec.json.Decoder(_Records)
 _IDS = msgspec.json.Decoder(_Ids)
+_KEYS: tuple[msgspec.json.Decoder[Any], ...] = (
+    msgspec.json.Decoder(_CustomerKey),
+    msgspec.json.Decoder(_InvoiceIds),
+    msgspec.json.Decoder(_ReminderKey),
+)
 
 
 class _Doubt(Exception):
@@ -152,11 +175,6 @@ def _digest(raw: msgspec.Raw) -> str:
     return hashlib.blake2b(raw, digest_size=16).hexdigest()
 
 
-def _first(value: str | tuple[str, str] | None) -> str | None:
-    """A customer's digest, or the digest of an invoice's or reminder's (digest, customer)."""
-    return value[0] if isinstance(value, tuple) else value
-
-
 def _digests(
     raws: Sequence[msgspec.Raw],
     old_raws: Sequence[msgspec.Raw],
@@ -177,16 +195,41 @@ def _digests(
     return out
 
 
+def _digest_all(raws: Sequence[msgspec.Raw]) -> list[str]:
+    return list(map(_digest, raws))
+
+
+def _ids(data: bytes) -> tuple[tuple[list[str], ...], tuple[list[str], ...]]:
+    """The id of each record of the file (journal key for reminders), and the customer
+    of each (the customer's own id for a customer)."""
+    try:
+        ids = _IDS.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError) as error:
+        raise _Doubt from error
+    customers = [c.id for c in ids.customers or ()]
+    return (
+        customers,
+        [i.id for i in ids.invoices or ()],
+        [r.key for r in ids.reminders or ()],
+    ), (
+        customers,
+        [i.customer_id for i in ids.invoices or ()],
+        [r.customer_id for r in ids.reminders or ()],
+    )
+
+
 class _FileSnapshot:
     """A ``Snapshot`` of a ledger file, record digests from the record bytes.
     ``previous``: the snapshot of the file as last read and checked, if any."""
+
+    # Per kind (customers, invoices, reminders): by id, the digests and the customers.
+    _maps: list[list[dict[str, str]]]
 
     def __init__(
         self, data: bytes, decode_all: Callable[[], Ledger], previous: _FileSnapshot | None
     ) -> None:
         try:
             split = _RECORDS.decode(data)
-            ids = _IDS.decode(data)
         except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as error:
             raise _Doubt from error
         if split.format != LEDGER_FORMAT or not _CURRENCY.fullmatch(split.currency):
@@ -199,44 +242,47 @@ class _FileSnapshot:
             + msgspec.json.encode(split.currency)
         )
         self.context = f"{_READING}:{split.format}:{split.currency}"
-        self._previous = (
-            previous if previous is not None and previous.context == self.context else None
-        )
-        self._raw: tuple[list[msgspec.Raw], list[msgspec.Raw], list[msgspec.Raw]] = (
+        if previous is not None and previous.context != self.context:
+            previous = None
+        self._previous = previous
+        self._raw: tuple[list[msgspec.Raw], ...] = (
             split.customers or [],
             split.invoices or [],
             split.reminders or [],
         )
-        old_raw = ([], [], []) if self._previous is None else self._previous._raw
-        old = ([], [], []) if self._previous is None else self._previous._digest_lists
-        self._fresh: tuple[list[int], list[int], list[int]] = ([], [], [])
-        self._digest_lists: tuple[list[str], ...] = tuple(
-            _digests(raws, old_raw[n], old[n], self._fresh[n]) for n, raws in enumerate(self._raw)
-        )
-        self._ids = (
-            [c.id for c in ids.customers or ()],
-            [i.id for i in ids.invoices or ()],
-            [r.key for r in ids.reminders or ()],
-        )
-        customer_ids, invoice_ids, reminder_ids = self._ids
-        owners = (
-            [i.customer_id for i in ids.invoices or ()],
-            [r.customer_id for r in ids.reminders or ()],
-        )
-        digests = self._digest_lists
-        self.customers = dict(zip(customer_ids, digests[0], strict=True))
-        self.invoices = dict(zip(invoice_ids, zip(digests[1], owners[0], strict=True), strict=True))
-        self.reminders = dict(
-            zip(reminder_ids, zip(digests[2], owners[1], strict=True), strict=True)
-        )
+        self._fresh: tuple[list[int], ...] = ([], [], [])
+        if previous is None:
+            self._digest_lists = tuple(map(_digest_all, self._raw))
+            self._ids, self._owners = _ids(data)
+        else:
+            self._digest_lists = tuple(
+                _digests(raws, previous._raw[n], previous._digest_lists[n], self._fresh[n])
+                for n, raws in enumerate(self._raw)
+            )
+            self._ids, self._owners = previous._ids_after(self._raw, self._fresh)
+        # By id: each record's digest, and each invoice's and reminder's customer; the
+        # maps of a kind of records whose bytes all stayed are the previous ones.
+        maps: list[list[dict[str, str]]] = []
+        for n, ids in enumerate(self._ids):
+            if previous is not None and not self._fresh[n] and len(ids) == len(previous._ids[n]):
+                maps.append(previous._maps[n])
+            else:
+                maps.append(
+                    [
+                        dict(zip(ids, self._digest_lists[n], strict=True)),
+                        dict(zip(ids, self._owners[n], strict=True)),
+                    ]
+                )
+        self._maps = maps
+        self.customers = maps[0][0]
+        self.invoices, self.invoice_owners = maps[1]
+        self.reminders, self.reminder_owners = maps[2]
         # The rules between records (the decoder checks them too, with the message).
         known = self.customers
         if (
-            len(known) != len(customer_ids)
-            or len(self.invoices) != len(invoice_ids)
-            or len(self.reminders) != len(reminder_ids)
-            or any(c not in known for c in owners[0])
-            or any(c not in known for c in owners[1])
+            any(len(m[0]) != len(ids) for m, ids in zip(maps, self._ids, strict=True))
+            or not known.keys() >= set(self._owners[1])
+            or not known.keys() >= set(self._owners[2])
         ):
             raise _Doubt
         self._positions: dict[str, dict[str, int]] | None = None
@@ -248,6 +294,30 @@ class _FileSnapshot:
         )
         self._ledger: Ledger | None = None
 
+    def _ids_after(
+        self, raws: tuple[list[msgspec.Raw], ...], fresh: tuple[list[int], ...]
+    ) -> tuple[tuple[list[str], ...], tuple[list[str], ...]]:
+        """The ids and customers of records that are these, this snapshot's at the
+        places not ``fresh`` (same bytes), decoded at the others."""
+        ids: list[list[str]] = []
+        owners: list[list[str]] = []
+        for n, records in enumerate(raws):
+            size = len(records)
+            kind_ids, kind_owners = self._ids[n][:size], self._owners[n][:size]
+            missing = size - len(kind_ids)
+            kind_ids += [""] * missing
+            kind_owners += [""] * missing
+            decoder = _KEYS[n]
+            try:
+                for p in fresh[n]:
+                    key = decoder.decode(records[p])
+                    kind_ids[p], kind_owners[p] = key.id, key.customer_id
+            except (msgspec.DecodeError, msgspec.ValidationError) as error:
+                raise _Doubt from error
+            ids.append(kind_ids)
+            owners.append(kind_owners)
+        return tuple(ids), tuple(owners)
+
     def validate(self) -> None:
         """Decode every record whose bytes the previous snapshot (checked already) does
         not have, which raises the file's ``SourceError`` if one is malformed."""
@@ -256,14 +326,14 @@ class _FileSnapshot:
             self._use(self.ledger())
             return
         wanted: list[list[str]] = []
-        olds: tuple[Mapping[str, str | tuple[str, str]], ...] = (
+        olds: tuple[Mapping[str, str], ...] = (
             previous.customers,
             previous.invoices,
             previous.reminders,
         )
         for n, old in enumerate(olds):
             ids, digests = self._ids[n], self._digest_lists[n]
-            wanted.append([ids[p] for p in self._fresh[n] if _first(old.get(ids[p])) != digests[p]])
+            wanted.append([ids[p] for p in self._fresh[n] if old.get(ids[p]) != digests[p]])
         self._decode(*wanted)
         self._previous = None  # not needed any more: let it go
 
@@ -313,15 +383,14 @@ class _FileSnapshot:
             return
         if self._positions is None:
             self._positions = {
-                "customers": {k: n for n, k in enumerate(self.customers)},
-                "invoices": {k: n for n, k in enumerate(self.invoices)},
-                "reminders": {k: n for n, k in enumerate(self.reminders)},
+                kind: dict(zip(ids, range(len(ids)), strict=True))
+                for kind, ids in zip(("customers", "invoices", "reminders"), self._ids, strict=True)
             }
         at = self._positions
         raw_c, raw_i, raw_r = self._raw
         needed = set(want_c)
-        needed.update(self.invoices[k][1] for k in want_i)
-        needed.update(self.reminders[k][1] for k in want_r)
+        needed.update(self.invoice_owners[k] for k in want_i)
+        needed.update(self.reminder_owners[k] for k in want_r)
         document = b"".join(
             (
                 self._head,

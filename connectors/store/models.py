@@ -306,8 +306,10 @@ class SnapshotDigestRecord(Base):
     """The digest of one record of the last full snapshot a source handed over
     (``connectors.sources.Snapshot``): the next snapshot upserts only the records
     whose digest changed.  ``kind`` is ``customer``, ``invoice``, ``reminder``
-    (``id`` is then the journal key) or ``context`` (one row, ``id`` empty: what
-    every record's meaning depends on, the source and its reading options).
+    (``id`` is then the journal key), ``context`` (one row, ``id`` empty: what
+    every record's meaning depends on, the source and its reading options) or
+    ``generation`` (one row: a random value saved with every change of the
+    digests, so that a process that saved them knows whether they changed since).
     ``customer_id``: the customer an invoice or reminder belonged to, so that the
     customer is planned again when it changes hands or goes."""
 

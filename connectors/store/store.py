@@ -168,10 +168,12 @@ class FlagState:
 @dataclass(frozen=True, slots=True)
 class StoredDigests:
     """The digests of the last full snapshot pulled for a company (``snapshot_digests``):
-    ``context`` (None: no snapshot recorded), and by id the digest of each customer,
-    invoice and journal entry (by key)."""
+    ``context`` (None: no snapshot recorded), ``generation`` (a new random value with
+    every change of them), and by id the digest of each customer, invoice and journal
+    entry (by key)."""
 
     context: str | None
+    generation: str | None
     customers: dict[str, str]
     invoices: dict[str, str]
     reminders: dict[str, str]
@@ -542,7 +544,20 @@ class Store:
             context = tx.connection.scalar(
                 select(d.digest).where(d.company == company, d.kind == "context", d.id == "")
             )
-        return StoredDigests(context, found["customer"], found["invoice"], found["reminder"])
+        generation = self.snapshot_generation(tx, company)
+        return StoredDigests(
+            context, generation, found["customer"], found["invoice"], found["reminder"]
+        )
+
+    def snapshot_generation(self, tx: Tx, company: str) -> str | None:
+        """The value saved with the last change of the company's snapshot digests (a
+        reader that saved it itself knows they are as it left them)."""
+        d = DIGESTS.c
+        with self._errors(f"reading the snapshot digests of {company!r}"):
+            value: str | None = tx.connection.scalar(
+                select(d.digest).where(d.company == company, d.kind == "generation", d.id == "")
+            )
+        return value
 
     def snapshot_owners(
         self, tx: Tx, company: str, kind: str, ids: Iterable[str]

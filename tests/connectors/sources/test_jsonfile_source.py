@@ -234,7 +234,7 @@ def test_the_snapshot_gives_a_digest_per_record_that_changes_with_it(ledger_file
     assert first.customers == second.customers and first.reminders == second.reminders
     changed = {k for k, v in second.invoices.items() if first.invoices[k] != v}
     assert changed == {invoice["id"]}
-    assert second.invoices[invoice["id"]][1] == invoice["customer_id"]
+    assert second.invoice_owners[invoice["id"]] == invoice["customer_id"]
     records = second.records([], [invoice["id"]], [])
     assert [(i.id, i.open_amount) for i in records.invoices] == [(invoice["id"], 0)]
 
@@ -312,3 +312,33 @@ def test_refresh_decodes_only_the_invoices_asked_for(
     amounts = source.refresh(wanted)
     assert amounts == {i["id"]: Decimal(i["open_amount"]) for i in doc["invoices"][:2]}
     assert [invoices for _, invoices, _ in decodes.calls] == [2]
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda d: d["invoices"].insert(0, {**d["invoices"][-1], "id": "FA-NEW"}),
+        lambda d: d["invoices"].pop(2),
+        lambda d: d["invoices"][4].update(id="FA-RENAMED"),
+        lambda d: d["invoices"][6].update(customer_id=d["customers"][-1]["id"]),
+        lambda d: d["customers"].append({**d["customers"][0], "id": "C-NEW"}),
+        lambda d: d["reminders"].reverse(),
+        lambda d: d["reminders"][0].update(key="hist-renamed"),
+    ],
+    ids=["inserted", "removed", "renamed", "moved", "customer added", "reordered", "key"],
+)
+def test_a_snapshot_read_after_another_describes_the_file_as_a_first_read(
+    ledger_file: Path, edit: Any
+) -> None:
+    """The source reuses what it knows of the bytes it read before (ids, digests):
+    the result is what reading the changed file afresh gives."""
+    source = JsonFileSource(ledger_file)
+    cursor = source.pull(None).cursor
+    doc = document()
+    edit(doc)
+    write(ledger_file, doc, age_ns=HOUR_NS // 2)
+    warm, cold = source.pull(cursor).snapshot, JsonFileSource(ledger_file).pull(None).snapshot
+    assert warm is not None and cold is not None
+    for name in ("customers", "invoices", "reminders", "invoice_owners", "reminder_owners"):
+        assert getattr(warm, name) == getattr(cold, name), name
+        assert list(getattr(warm, name)) == list(getattr(cold, name)), name

@@ -126,8 +126,8 @@ class Pair:
         self.runner = Runner(self.settings, self.store, clock=lambda: NOW)
         return self.runner
 
-    def cycle(self) -> CycleReport:
-        report = self.runner.cycle(self.acme, today=TODAY)
+    def cycle(self, runner: Runner | None = None) -> CycleReport:
+        report = (runner or self.runner).cycle(self.acme, today=TODAY)
         reference = Runner(
             self.settings, self.store, clock=lambda: NOW, sources={"ref": self.ref_source}
         )
@@ -274,6 +274,32 @@ def test_each_change_of_a_ledger_file_leaves_the_store_as_a_full_repull_would(
     assert [r.date for r in store.history("acme", row.customer_id) if r.key == row.key] == [
         date(2026, 11, 20)
     ]
+
+
+def test_digests_saved_by_another_process_are_read_again(
+    store: Store, store_url: str, smtp_port: int, tmp_path: Path
+) -> None:
+    """Two daemons on one store: the first keeps the digests it saved, but another
+    process saved others since (a new generation), so it reads them again: an
+    invoice paid then unpaid again is written back by the first daemon."""
+    path = tmp_path / "ledger.json"
+    doc = document()
+    write(path, doc, 10 * HOUR_NS)
+    settings = config(tmp_path, store_url, smtp_port, "jsonfile", path)
+    pair = Pair(settings, store, FullRepull(JsonFileSource(path)))
+    pair.cycle()
+    invoice = open_invoices(doc)[0]
+    amount = invoice["open_amount"]
+    invoice.update(open_amount="0.00", paid_date="2026-11-23")
+    write(path, doc, 9 * HOUR_NS)
+    pair.cycle(Runner(settings, store, clock=lambda: NOW))  # the other daemon
+    pair.assert_same()
+    invoice.update(open_amount=amount, paid_date=None)
+    write(path, doc, 8 * HOUR_NS)
+    report = pair.cycle()
+    pair.assert_same()
+    assert report.pulled >= 1
+    assert store.open_amounts("acme", [invoice["id"]]) == {invoice["id"]: Decimal(amount)}
 
 
 def test_a_changed_fec_leaves_the_store_as_a_full_repull_would(
