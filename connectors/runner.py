@@ -365,7 +365,7 @@ class Runner:
             digests.append(("context", "", context, None))
         generation = secrets.token_hex(16)
         digests.append(("generation", "", generation, None))
-        store.save_snapshot_digests(tx, cid, digests)
+        store.save_snapshot_digests(tx, cid, digests, new=not compared)
         saved = StoredDigests(context, generation, cached.customers, old_invoices, old_reminders)
         saved.customers.update((k, snapshot.customers[k]) for k in customers)
         saved.invoices.update((k, snapshot.invoices[k]) for k in invoices)

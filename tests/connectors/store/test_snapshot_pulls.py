@@ -339,3 +339,18 @@ def new_invoice(id: str, customer_id: str, kind: str = "invoice") -> dict[str, A
 def escalated_ids(store: Store) -> set[str]:
     with store.transaction() as tx:
         return store.escalated_invoice_ids(tx, "acme")
+
+
+def test_digests_of_any_ids_are_saved_and_read_back(store: Store) -> None:
+    """A first snapshot's digests are inserted in bulk (COPY on PostgreSQL): ids
+    with tabs, newlines, backslashes and accents come back as they were."""
+    odd = ["F\t1", "F\n2", "F\\3", "F\\N", "Fé\r5", ""]
+    rows = [("invoice", k, f"d{n}", f"C{n}") for n, k in enumerate(odd)]
+    with store.transaction() as tx:
+        store.save_snapshot_digests(tx, "acme", [*rows, ("customer", "C\t0", "x", None)], new=True)
+    with store.transaction() as tx:
+        saved = store.snapshot_digests(tx, "acme")
+        owners = store.snapshot_owners(tx, "acme", "invoice", odd)
+    assert saved.invoices == {k: f"d{n}" for n, k in enumerate(odd)}
+    assert saved.customers == {"C\t0": "x"}
+    assert owners == {k: f"C{n}" for n, k in enumerate(odd)}
