@@ -244,9 +244,19 @@ class Runner:
                     tx, company, source, changes.snapshot, cached
                 )
             else:
+                # The customers the changed records had before (an invoice or a journal
+                # entry may have changed hands, or be deleted): their plans change too.
+                owners: set[str] = set()
+                if not changes.full:
+                    owners = self.store.owners(
+                        tx,
+                        company.id,
+                        [*(i.id for i in changes.invoices), *changes.deleted_invoice_ids],
+                        [r.key for r in changes.reminders],
+                    )
                 count = self._pull_changes(tx, company, changes)
-                if not (changes.full or changes.deleted_invoice_ids):
-                    touched = {c.id for c in changes.customers}
+                if not changes.full:
+                    touched = {c.id for c in changes.customers} | owners
                     touched.update(inv.customer_id for inv in changes.invoices)
                     touched.update(r.customer_id for r in changes.reminders)
                 saved = cached if changes.is_empty else None

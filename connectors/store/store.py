@@ -639,6 +639,27 @@ class Store:
                     delete(DIGESTS).where(d.company == company, d.kind == kind, d.id.in_(chunk))
                 )
 
+    def owners(
+        self, tx: Tx, company: str, invoice_ids: Iterable[str], reminder_keys: Iterable[str]
+    ) -> set[str]:
+        """The customers the store has for these invoices and journal entries (the
+        ones it holds), read in ``tx`` before a pull rewrites or deletes them."""
+        found: set[str] = set()
+        with self._errors(f"reading the customers of records of {company!r}"):
+            for table, column, ids in (
+                (INVOICES, INVOICES.c.id, invoice_ids),
+                (JOURNAL, JOURNAL.c.key, reminder_keys),
+            ):
+                for chunk in _chunks(sorted(set(ids)), IN_CHUNK):
+                    found.update(
+                        tx.connection.scalars(
+                            select(table.c.customer_id)
+                            .where(table.c.company == company, column.in_(chunk))
+                            .distinct()
+                        )
+                    )
+        return found
+
     def escalated_invoice_ids(self, tx: Tx, company: str) -> set[str]:
         """The invoices the store holds as escalated (the source's value, or set by
         the enqueue of an escalation until the source says otherwise)."""
