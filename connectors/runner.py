@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import secrets
 import socket
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -31,8 +32,17 @@ from connectors.delivery.smtp import SmtpSettings as SmtpEndpoint
 from connectors.delivery.statement import statement_pdf
 from connectors.delivery.worklist import PhoneTask, phone_task, write_worklist
 from connectors.settings import CompanySettings, Settings
-from connectors.sources import Flag, FlagValue, Source, SourceError, build_source
-from connectors.store.store import ClaimLost, OutboxRow, Store
+from connectors.sources import (
+    Changes,
+    Flag,
+    FlagValue,
+    Snapshot,
+    Source,
+    SourceError,
+    build_source,
+    sha256_hex,
+)
+from connectors.store.store import ClaimLost, DigestRow, OutboxRow, Store, StoredDigests, Tx
 from core.actions import Action
 from core.engine import Planner, check_manual_plans
 from core.model import ZERO, Customer
@@ -133,6 +143,9 @@ class Runner:
         # the customers pulls changed since its last plan (None: unknown, all).
         self._planned: dict[str, date] = {}
         self._touched: dict[str, set[str] | None] = {}
+        # The snapshot digests each company's store holds, as this process last saved
+        # them (read again when the store's generation of them differs).
+        self._digests: dict[str, StoredDigests] = {}
 
     def source(self, company: CompanySettings) -> Source:
         if company.id not in self._sources:
@@ -219,26 +232,38 @@ class Runner:
 
     def _pull(self, company: CompanySettings, source: Source, cursor: str | None) -> int:
         changes = source.pull(cursor)
+        touched: set[str] | None = None
+        # The digests kept from this process's last snapshot pull, valid while the
+        # store's generation is the one they were saved with; taken out until the
+        # transaction below commits (a rollback leaves none).
+        cached = self._digests.pop(company.id, None)
+        saved: StoredDigests | None = None
         with self.store.transaction() as tx:
-            count = self.store.upsert_customers(tx, company.id, changes.customers)
-            count += self.store.upsert_invoices(tx, company.id, changes.invoices)
-            self.store.upsert_reminders(tx, company.id, changes.reminders)
-            gone = list(changes.deleted_invoice_ids)
-            if changes.full:
-                # A full snapshot is all the source has: what the store holds beyond it
-                # was deleted at the source (read in this transaction, deleted in it).
-                kept = {inv.id for inv in changes.invoices}
-                gone = [i for i in self.store.invoice_ids(company.id, tx) if i not in kept]
-            if gone:
-                deleted = self.store.delete_invoices(tx, company.id, gone)
-                log.info("deleted company=%s invoices=%d", company.id, deleted)
+            if changes.full and changes.snapshot is not None:
+                count, touched, saved = self._pull_snapshot(
+                    tx, company, source, changes.snapshot, cached
+                )
+            else:
+                # The customers the changed records had before (an invoice or a journal
+                # entry may have changed hands, or be deleted): their plans change too.
+                owners: set[str] = set()
+                if not changes.full:
+                    owners = self.store.owners(
+                        tx,
+                        company.id,
+                        [*(i.id for i in changes.invoices), *changes.deleted_invoice_ids],
+                        [r.key for r in changes.reminders],
+                    )
+                count = self._pull_changes(tx, company, changes)
+                if not changes.full:
+                    touched = {c.id for c in changes.customers} | owners
+                    touched.update(inv.customer_id for inv in changes.invoices)
+                    touched.update(r.customer_id for r in changes.reminders)
+                saved = cached if changes.is_empty else None
             if changes.cursor is not None:
                 self.store.set_cursor(tx, company.id, source.name, changes.cursor, now=self.clock())
-        touched: set[str] | None = None
-        if not (changes.full or changes.deleted_invoice_ids):
-            touched = {c.id for c in changes.customers}
-            touched.update(inv.customer_id for inv in changes.invoices)
-            touched.update(r.customer_id for r in changes.reminders)
+        if saved is not None:
+            self._digests[company.id] = saved
         before = self._touched.get(company.id, set())
         self._touched[company.id] = None if touched is None or before is None else before | touched
         log.info(
@@ -249,6 +274,135 @@ class Runner:
             changes.full,
         )
         return count
+
+    def _pull_changes(self, tx: Tx, company: CompanySettings, changes: Changes) -> int:
+        """Upsert what the pull brought; a full snapshot also deletes the invoices the
+        store holds beyond it."""
+        if changes.is_empty:
+            return 0
+        # The store no longer matches the last snapshot's digests: the next snapshot
+        # is compared with nothing (it upserts everything).
+        self.store.forget_snapshot_digests(tx, company.id)
+        count = self.store.upsert_customers(tx, company.id, changes.customers)
+        count += self.store.upsert_invoices(tx, company.id, changes.invoices)
+        self.store.upsert_reminders(tx, company.id, changes.reminders)
+        gone = list(changes.deleted_invoice_ids)
+        if changes.full:
+            # A full snapshot is all the source has: what the store holds beyond it
+            # was deleted at the source (read in this transaction, deleted in it).
+            kept = {inv.id for inv in changes.invoices}
+            gone = [i for i in self.store.invoice_ids(company.id, tx) if i not in kept]
+        if gone:
+            deleted = self.store.delete_invoices(tx, company.id, gone)
+            log.info("deleted company=%s invoices=%d", company.id, deleted)
+        return count
+
+    def _pull_snapshot(
+        self,
+        tx: Tx,
+        company: CompanySettings,
+        source: Source,
+        snapshot: Snapshot,
+        cached: StoredDigests | None,
+    ) -> tuple[int, set[str] | None, StoredDigests]:
+        """A full snapshot, applied as the difference with the last one: the records
+        whose digest changed are upserted, the invoices gone are deleted, and the
+        store ends up exactly as if every record had been upserted.  Returns how
+        many records were upserted, the customers to plan again (None: all, when
+        there was no last snapshot to compare with) and the digests now stored.
+        docs/daemon.md, "Snapshots"."""
+        store, cid = self.store, company.id
+        context = sha256_hex(f"{source.name}\n{snapshot.context}".encode())
+        generation = store.snapshot_generation(tx, cid)
+        if cached is None or generation is None or cached.generation != generation:
+            cached = store.snapshot_digests(tx, cid)
+        compared = cached.context == context
+        if not compared:
+            store.forget_snapshot_digests(tx, cid)
+            cached = StoredDigests(None, None, {}, {}, {})
+        old_invoices, old_reminders = cached.invoices, cached.reminders
+        customers = sorted(k for k, _ in snapshot.customers.items() - cached.customers.items())
+        invoices = sorted(k for k, _ in snapshot.invoices.items() - old_invoices.items())
+        reminders = sorted(k for k, _ in snapshot.reminders.items() - old_reminders.items())
+        if compared:
+            gone = sorted(old_invoices.keys() - snapshot.invoices.keys())
+        else:
+            gone = sorted(store.invoice_ids(cid, tx) - snapshot.invoices.keys())
+        # Rows the daemon itself wrote since the last snapshot, which upserting every
+        # record would put back as the source has them: invoices marked escalated by
+        # an enqueued escalation, and journal entries of outbox keys (written when
+        # enqueued or sent, removed when cancelled).
+        escalated: list[str] = []
+        rewritten: list[str] = []
+        if compared:
+            changed = set(invoices)
+            escalated = sorted(
+                k
+                for k in store.escalated_invoice_ids(tx, cid)
+                if k in snapshot.invoices and k not in changed
+            )
+            changed = set(reminders)
+            rewritten = sorted(
+                k
+                for k in store.outbox_keys(tx, cid)
+                if k in snapshot.reminders and k not in changed
+            )
+        records = snapshot.records(customers, invoices + escalated, reminders + rewritten)
+        # An escalated invoice the source says escalated too is as the store has it.
+        restored = [i for i in records.invoices[len(invoices) :] if not i.escalated]
+        count = store.upsert_customers(tx, cid, records.customers)
+        count += store.upsert_invoices(tx, cid, records.invoices[: len(invoices)] + restored)
+        store.upsert_reminders(tx, cid, records.reminders)
+        # Whose the changed and deleted records were (before their digests are replaced).
+        owners: list[str | None] = []
+        if compared:
+            before = [k for k in invoices if k in old_invoices] + gone
+            owners += store.snapshot_owners(tx, cid, "invoice", before).values()
+            before = [k for k in reminders if k in old_reminders]
+            owners += store.snapshot_owners(tx, cid, "reminder", before).values()
+        if gone:
+            deleted = store.delete_invoices(tx, cid, gone)
+            store.forget_snapshot_digests(tx, cid, "invoice", gone)
+            log.info("deleted company=%s invoices=%d", cid, deleted)
+        digests: list[DigestRow] = [("customer", k, snapshot.customers[k], None) for k in customers]
+        digests += [
+            ("invoice", k, snapshot.invoices[k], snapshot.invoice_owners[k]) for k in invoices
+        ]
+        digests += [
+            ("reminder", k, snapshot.reminders[k], snapshot.reminder_owners[k]) for k in reminders
+        ]
+        if not compared:
+            digests.append(("context", "", context, None))
+        generation = secrets.token_hex(16)
+        digests.append(("generation", "", generation, None))
+        store.save_snapshot_digests(tx, cid, digests, new=not compared)
+        saved = StoredDigests(context, generation, cached.customers, old_invoices, old_reminders)
+        saved.customers.update((k, snapshot.customers[k]) for k in customers)
+        saved.invoices.update((k, snapshot.invoices[k]) for k in invoices)
+        saved.reminders.update((k, snapshot.reminders[k]) for k in reminders)
+        for k in gone:
+            del saved.invoices[k]
+        log.info(
+            "snapshot company=%s compared=%s customers=%d invoices=%d reminders=%d gone=%d"
+            " restored=%d",
+            cid,
+            compared,
+            len(customers),
+            len(invoices),
+            len(reminders),
+            len(gone),
+            len(restored) + len(rewritten),
+        )
+        if not compared:
+            return count, None, saved
+        # The customers whose records changed, before and after (an invoice or a
+        # journal entry may have changed hands, or gone).
+        touched: set[str | None] = set(customers)
+        touched.update(owners)
+        touched.update(snapshot.invoice_owners[k] for k in invoices)
+        touched.update(i.customer_id for i in restored)
+        touched.update(snapshot.reminder_owners[k] for k in reminders + rewritten)
+        return count, {k for k in touched if k is not None}, saved
 
     def _plan_changes(self, company: CompanySettings, day: date) -> list[Action]:
         """The whole ledger on the first cycle of a day; later that day, only the

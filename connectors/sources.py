@@ -15,6 +15,11 @@ A source is one accounting system (or file) of one company.  The runner
   into the source, and returns the flags actually written (file sources write
   nothing and return ``[]``).
 
+A full snapshot may come with a ``Snapshot``: a digest of each of its records,
+so that the runner upserts, deletes and plans only what changed since the last
+snapshot (the digests of which the store keeps), and the records themselves
+decoded only for those (docs/daemon.md, "Snapshots").
+
 Errors: a source raises ``SourceError`` with a ``kind`` that tells the runner
 what to do (after Airbyte's failure types, STYLE.md section 4):
 
@@ -34,16 +39,26 @@ from __future__ import annotations
 import hashlib
 import os
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, NoReturn, Protocol, runtime_checkable
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Literal,
+    NamedTuple,
+    NoReturn,
+    Protocol,
+    TypeVar,
+    overload,
+    runtime_checkable,
+)
 
 from pydantic import SecretStr
 
-from core.model import Customer, Invoice, Reminder
+from core.model import Customer, Invoice, Ledger, Reminder
 
 if TYPE_CHECKING:
     from connectors.demo.source import DemoSource
@@ -56,14 +71,19 @@ __all__ = [
     "FLAG_KINDS",
     "SOURCE_KINDS",
     "Changes",
+    "Deferred",
     "ErrorKind",
     "Flag",
     "FlagKind",
     "FlagValue",
+    "LedgerSnapshot",
+    "Records",
+    "Snapshot",
     "Source",
     "SourceError",
     "build_source",
     "read_snapshot",
+    "record_digest",
 ]
 
 FlagKind = Literal["reminder_level", "dispute", "escalated"]
@@ -71,6 +91,50 @@ FLAG_KINDS: tuple[str, ...] = ("reminder_level", "dispute", "escalated")
 FlagValue = str | int | bool | None
 ErrorKind = Literal["config", "transient", "data"]
 ERROR_KINDS: tuple[str, ...] = ("config", "transient", "data")
+
+T = TypeVar("T")
+
+
+class Records(NamedTuple):
+    """Some records of a snapshot, decoded."""
+
+    customers: list[Customer]
+    invoices: list[Invoice]
+    reminders: list[Reminder]
+
+
+class Snapshot(Protocol):
+    """A full snapshot described record by record: the runner compares each digest
+    with the one the store kept from the last snapshot and asks for the records
+    that differ.  Two records with the same digest (and the same ``context``) are
+    the same record; a digest is any text up to 64 characters.
+
+    ``context`` is what every record's meaning depends on (the format, the
+    ledger's currency, the source's reading options): when it changes, every
+    record counts as changed.  ``customers``, ``invoices`` and ``reminders`` (by
+    journal key) map each record to its digest; ``invoice_owners`` and
+    ``reminder_owners``, each invoice and journal entry to its customer.
+    """
+
+    @property
+    def context(self) -> str: ...
+    @property
+    def customers(self) -> Mapping[str, str]: ...
+    @property
+    def invoices(self) -> Mapping[str, str]: ...
+    @property
+    def reminders(self) -> Mapping[str, str]: ...
+    @property
+    def invoice_owners(self) -> Mapping[str, str]: ...
+    @property
+    def reminder_owners(self) -> Mapping[str, str]: ...
+
+    def records(
+        self, customers: Collection[str], invoices: Collection[str], reminders: Collection[str]
+    ) -> Records:
+        """The records with these ids (journal keys for reminders), all in the snapshot,
+        in the order asked; a ``SourceError`` (``data``) if one of them is malformed."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +153,8 @@ class Changes:
     deleted_invoice_ids: Sequence[str] = ()
     cursor: str | None = None
     full: bool = False
+    # With ``full``: the snapshot's records by digest (see ``Snapshot``).
+    snapshot: Snapshot | None = None
 
     @property
     def is_empty(self) -> bool:
@@ -99,6 +165,117 @@ class Changes:
             or self.invoices
             or self.reminders
             or self.deleted_invoice_ids
+        )
+
+
+class Deferred(Sequence[T]):
+    """A sequence built on first use: the records of a snapshot whose runner only
+    needs the digests and a few records (``Snapshot``) are decoded for whoever
+    reads them all."""
+
+    def __init__(self, build: Callable[[], Sequence[T]]) -> None:
+        self._build: Callable[[], Sequence[T]] | None = build
+        self._items: Sequence[T] = ()
+
+    def _get(self) -> Sequence[T]:
+        if self._build is not None:
+            self._items, self._build = self._build(), None
+        return self._items
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[T]: ...
+    def __getitem__(self, index: int | slice) -> T | Sequence[T]:
+        return self._get()[index]
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self._get())
+
+    def __repr__(self) -> str:
+        return "Deferred(...)" if self._build is not None else f"Deferred({self._items!r})"
+
+
+def _digest(fields: tuple[Any, ...]) -> str:
+    return hashlib.blake2b(repr(fields).encode(), digest_size=16).hexdigest()
+
+
+def record_digest(record: Customer | Invoice | Reminder) -> str:
+    """The digest of a decoded record: every field the store keeps, in a canonical
+    form (tags sorted), so that two records with the same digest are stored alike."""
+    if isinstance(record, Customer):
+        c = record
+        return _digest(
+            (
+                "c",
+                c.id,
+                c.name,
+                c.kind,
+                tuple(c.emails),
+                c.phone,
+                c.language,
+                tuple(sorted(c.tags)),
+                bool(c.excluded),
+                c.plan,
+                c.credit_limit,
+                c.created,
+            )
+        )
+    if isinstance(record, Invoice):
+        i, d = record, record.dispute
+        return _digest(
+            (
+                "i",
+                i.id,
+                i.customer_id,
+                i.number,
+                i.kind,
+                i.issue_date,
+                i.due_date,
+                i.amount,
+                i.open_amount,
+                i.currency,
+                i.paid_date,
+                None if d is None else (d.reason, d.opened, d.note, d.closed),
+                i.promise_date,
+                bool(i.escalated),
+                bool(i.factored),
+            )
+        )
+    r = record
+    lines = tuple((line.invoice_id, line.step) for line in r.invoices)
+    return _digest(("r", r.key, r.customer_id, r.date, r.plan, r.channel, lines))
+
+
+class LedgerSnapshot:
+    """The ``Snapshot`` of records already decoded (a FEC file, a ledger): digests
+    computed from the records' fields."""
+
+    def __init__(self, ledger: Ledger, context: str) -> None:
+        self.context = f"ledger/1:{context}"
+        self._ledger = ledger
+        self._customers = {c.id: c for c in ledger.customers}
+        self._invoices = {i.id: i for i in ledger.invoices}
+        self._reminders = {r.key: r for r in ledger.reminders}
+        self.customers = {k: record_digest(c) for k, c in self._customers.items()}
+        self.invoices = {k: record_digest(i) for k, i in self._invoices.items()}
+        self.reminders = {k: record_digest(r) for k, r in self._reminders.items()}
+        self.invoice_owners = {k: i.customer_id for k, i in self._invoices.items()}
+        self.reminder_owners = {k: r.customer_id for k, r in self._reminders.items()}
+
+    def ledger(self) -> Ledger:
+        return self._ledger
+
+    def records(
+        self, customers: Collection[str], invoices: Collection[str], reminders: Collection[str]
+    ) -> Records:
+        return Records(
+            [self._customers[k] for k in customers],
+            [self._invoices[k] for k in invoices],
+            [self._reminders[k] for k in reminders],
         )
 
 

@@ -3,7 +3,9 @@
 The cursor is ``<sha256 of the file>:<hash of the reading options>``: the
 same file read with other options (payment terms, sales journals, accounts)
 gives other invoices, so changing an option re-reads the file.  A changed
-file gives a full snapshot; an unchanged one, no changes.
+file gives a full snapshot, with the digest of each record it gives
+(``LedgerSnapshot``: the runner then writes and plans only what changed);
+an unchanged one, no changes.
 """
 
 from __future__ import annotations
@@ -15,7 +17,14 @@ from decimal import Decimal
 from pathlib import Path
 
 from connectors.fec.parser import parse_fec_bytes
-from connectors.sources import Changes, Flag, SourceError, read_snapshot, sha256_hex
+from connectors.sources import (
+    Changes,
+    Flag,
+    LedgerSnapshot,
+    SourceError,
+    read_snapshot,
+    sha256_hex,
+)
 from core.errors import InputError
 from core.model import Ledger
 
@@ -68,6 +77,7 @@ class FecSource:
             invoices=ledger.invoices,
             cursor=new_cursor,
             full=True,
+            snapshot=LedgerSnapshot(ledger, f"fec:{self._options}"),
         )
 
     def refresh(self, invoice_ids: Sequence[str]) -> dict[str, Decimal]:

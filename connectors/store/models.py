@@ -300,3 +300,24 @@ class PushRecord(Base):
     ref: Mapped[str] = mapped_column(String(200), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     pushed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class SnapshotDigestRecord(Base):
+    """The digest of one record of the last full snapshot a source handed over
+    (``connectors.sources.Snapshot``): the next snapshot upserts only the records
+    whose digest changed.  ``kind`` is ``customer``, ``invoice``, ``reminder``
+    (``id`` is then the journal key), ``context`` (one row, ``id`` empty: what
+    every record's meaning depends on, the source and its reading options) or
+    ``generation`` (one row: a random value saved with every change of the
+    digests, so that a process that saved them knows whether they changed since).
+    ``customer_id``: the customer an invoice or reminder belonged to, so that the
+    customer is planned again when it changes hands or goes."""
+
+    __tablename__ = "snapshot_digests"
+    __table_args__ = (CLUSTERED,)
+
+    company: Mapped[str] = mapped_column(String(100), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    customer_id: Mapped[str | None] = mapped_column(String(200))

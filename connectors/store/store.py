@@ -15,6 +15,7 @@ Decisions are written up in connectors/store/README.md.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -60,6 +61,7 @@ from connectors.store.models import (
     ReminderLineRecord,
     ReminderRecord,
     RunRecord,
+    SnapshotDigestRecord,
     UtcDateTime,
     json_text,
     money_text,
@@ -87,6 +89,7 @@ OUTBOX: Table = OutboxRecord.__table__  # type: ignore[assignment]
 CURSORS: Table = CursorRecord.__table__  # type: ignore[assignment]
 RUNS: Table = RunRecord.__table__  # type: ignore[assignment]
 PUSHED: Table = PushRecord.__table__  # type: ignore[assignment]
+DIGESTS: Table = SnapshotDigestRecord.__table__  # type: ignore[assignment]
 
 
 class StoreError(Exception):
@@ -163,6 +166,24 @@ class FlagState:
     @property
     def dispute_open(self) -> bool:
         return self.dispute_reason is not None and self.dispute_closed is None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDigests:
+    """The digests of the last full snapshot pulled for a company (``snapshot_digests``):
+    ``context`` (None: no snapshot recorded), ``generation`` (a new random value with
+    every change of them), and by id the digest of each customer, invoice and journal
+    entry (by key)."""
+
+    context: str | None
+    generation: str | None
+    customers: dict[str, str]
+    invoices: dict[str, str]
+    reminders: dict[str, str]
+
+
+# (kind, id, digest, customer id): one row of ``snapshot_digests``.
+DigestRow = tuple[str, str, str, str | None]
 
 
 class Tx:
@@ -242,6 +263,33 @@ def _in_key_order(table: Table, rows: list[tuple[Any, ...]], keys: Sequence[str]
 def _sqlite_datetime(value: datetime) -> str:
     # SQLAlchemy's SQLite DATETIME storage format (always with microseconds).
     return naive_utc(value).isoformat(sep=" ", timespec="microseconds")
+
+
+def _driver_rows(connection: Connection, query: Any) -> list[Any]:
+    """The rows of a query of plain text and number columns, as the driver returns
+    them: for 100k rows, SQLAlchemy's row objects would cost more than the query."""
+    compiled = query.compile(dialect=connection.dialect)
+    params = compiled.construct_params()
+    args: Any = (
+        tuple(params[name] for name in compiled.positiontup or ())
+        if compiled.positional
+        else params
+    )
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(compiled.string, args)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def _copy_text(value: str | None) -> str:
+    """A value in PostgreSQL's COPY text format (NULL is \\N)."""
+    if value is None:
+        return "\\N"
+    return (
+        value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    )
 
 
 def _outbox_row(row: Any) -> OutboxRow:
@@ -516,6 +564,143 @@ class Store:
             self._upsert(connection, JOURNAL_LINES, lines, ["company", "reminder_key", "position"])
         return len(heads)
 
+    # -- snapshot digests -------------------------------------------------
+
+    def snapshot_digests(self, tx: Tx, company: str) -> StoredDigests:
+        """The digests recorded by the last full snapshot of ``company``, read in ``tx``."""
+        d = DIGESTS.c
+        found: dict[str, dict[str, str]] = {"customer": {}, "invoice": {}, "reminder": {}}
+        with self._errors(f"reading the snapshot digests of {company!r}"):
+            for kind, digests in found.items():
+                query = select(d.id, d.digest).where(d.company == company, d.kind == kind)
+                digests.update(_driver_rows(tx.connection, query))
+            context = tx.connection.scalar(
+                select(d.digest).where(d.company == company, d.kind == "context", d.id == "")
+            )
+        generation = self.snapshot_generation(tx, company)
+        return StoredDigests(
+            context, generation, found["customer"], found["invoice"], found["reminder"]
+        )
+
+    def snapshot_generation(self, tx: Tx, company: str) -> str | None:
+        """The value saved with the last change of the company's snapshot digests (a
+        reader that saved it itself knows they are as it left them)."""
+        d = DIGESTS.c
+        with self._errors(f"reading the snapshot digests of {company!r}"):
+            value: str | None = tx.connection.scalar(
+                select(d.digest).where(d.company == company, d.kind == "generation", d.id == "")
+            )
+        return value
+
+    def snapshot_owners(
+        self, tx: Tx, company: str, kind: str, ids: Iterable[str]
+    ) -> dict[str, str | None]:
+        """The customer each of these snapshot records (invoices, reminders) had."""
+        d = DIGESTS.c
+        found: dict[str, str | None] = {}
+        with self._errors(f"reading snapshot records of {company!r}"):
+            for chunk in _chunks(sorted(set(ids)), IN_CHUNK):
+                found.update(
+                    tx.connection.execute(
+                        select(d.id, d.customer_id).where(
+                            d.company == company, d.kind == kind, d.id.in_(chunk)
+                        )
+                    ).all()
+                )
+        return found
+
+    def save_snapshot_digests(
+        self, tx: Tx, company: str, rows: Iterable[DigestRow], *, new: bool = False
+    ) -> None:
+        """Record (or replace) digests of snapshot records, in the transaction of the
+        upserts they describe.  ``new``: the company has none (they were just
+        forgotten), so the rows are inserted in bulk, not upserted."""
+        table_rows = [(company, kind, id_, digest, cid) for kind, id_, digest, cid in rows]
+        with self._errors(f"saving {len(table_rows)} snapshot digests of {company!r}"):
+            if new:
+                self._insert_text_rows(tx.connection, DIGESTS, table_rows)
+            else:
+                self._upsert(tx.connection, DIGESTS, table_rows, ["company", "kind", "id"])
+
+    def _insert_text_rows(
+        self, connection: Connection, table: Table, rows: Sequence[tuple[str | None, ...]]
+    ) -> None:
+        """Insert rows of text (or NULL) values that are not in the table yet, in bulk:
+        COPY on PostgreSQL with psycopg2 (an upsert of 130k digests takes seconds
+        there), the driver's executemany on SQLite, batched INSERTs otherwise."""
+        names = [c.name for c in table.columns]
+        if self._dialect == "sqlite":
+            marks = ", ".join("?" * len(names))
+            sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})"
+            for chunk in _chunks(rows, BATCH):
+                connection.exec_driver_sql(sql, list(chunk))
+        elif self._dialect == "postgresql" and connection.dialect.driver == "psycopg2":
+            text = "".join("\t".join(map(_copy_text, row)) + "\n" for row in rows)
+            cursor = connection.connection.cursor()
+            try:
+                cursor.copy_expert(
+                    f"COPY {table.name} ({', '.join(names)}) FROM STDIN", io.StringIO(text)
+                )
+            finally:
+                cursor.close()
+        else:
+            for chunk in _chunks(rows, BATCH):
+                connection.execute(insert(table), [dict(zip(names, r, strict=True)) for r in chunk])
+
+    def forget_snapshot_digests(
+        self, tx: Tx, company: str, kind: str | None = None, ids: Iterable[str] = ()
+    ) -> None:
+        """Forget every digest of ``company`` (its store no longer matches a snapshot),
+        or only those of ``kind`` and ``ids`` (invoices deleted)."""
+        d = DIGESTS.c
+        with self._errors(f"forgetting snapshot digests of {company!r}"):
+            if kind is None:
+                tx.connection.execute(delete(DIGESTS).where(d.company == company))
+                return
+            for chunk in _chunks(sorted(set(ids)), IN_CHUNK):
+                tx.connection.execute(
+                    delete(DIGESTS).where(d.company == company, d.kind == kind, d.id.in_(chunk))
+                )
+
+    def owners(
+        self, tx: Tx, company: str, invoice_ids: Iterable[str], reminder_keys: Iterable[str]
+    ) -> set[str]:
+        """The customers the store has for these invoices and journal entries (the
+        ones it holds), read in ``tx`` before a pull rewrites or deletes them."""
+        found: set[str] = set()
+        with self._errors(f"reading the customers of records of {company!r}"):
+            for table, column, ids in (
+                (INVOICES, INVOICES.c.id, invoice_ids),
+                (JOURNAL, JOURNAL.c.key, reminder_keys),
+            ):
+                for chunk in _chunks(sorted(set(ids)), IN_CHUNK):
+                    found.update(
+                        tx.connection.scalars(
+                            select(table.c.customer_id)
+                            .where(table.c.company == company, column.in_(chunk))
+                            .distinct()
+                        )
+                    )
+        return found
+
+    def escalated_invoice_ids(self, tx: Tx, company: str) -> set[str]:
+        """The invoices the store holds as escalated (the source's value, or set by
+        the enqueue of an escalation until the source says otherwise)."""
+        i = INVOICES.c
+        with self._errors(f"listing the escalated invoices of {company!r}"):
+            return set(
+                tx.connection.scalars(
+                    select(i.id).where(i.company == company, i.escalated.is_(True))
+                )
+            )
+
+    def outbox_keys(self, tx: Tx, company: str) -> set[str]:
+        """The keys of every outbox row of ``company`` (whose enqueue, sending or
+        cancelling may have written or removed the journal entry of that key)."""
+        o = OUTBOX.c
+        with self._errors(f"listing the outbox keys of {company!r}"):
+            return set(tx.connection.scalars(select(o.key).where(o.company == company)))
+
     # -- cursors ------------------------------------------------------------
 
     def get_cursor(self, company: str, source: str) -> str | None:
@@ -686,9 +871,13 @@ class Store:
         line_query = select(jl.reminder_key, jl.invoice_id, jl.step).where(jl.company == company)
         if customer_ids is not None:
             heads = heads.where(j.customer_id.in_(customer_ids))
-            line_query = line_query.join(
-                JOURNAL, and_(j.company == jl.company, j.key == jl.reminder_key)
-            ).where(j.customer_id.in_(customer_ids))
+            # The keys of these customers first (their index), then their lines by key:
+            # a join would walk every line of the company to keep the key order.
+            line_query = line_query.where(
+                jl.reminder_key.in_(
+                    select(j.key).where(j.company == company, j.customer_id.in_(customer_ids))
+                )
+            )
         lines: dict[str, list[ReminderLine]] = {}
         for key, invoice_id, step in connection.execute(
             line_query.order_by(jl.reminder_key, jl.position)

@@ -101,3 +101,53 @@ def test_the_first_cycle_of_a_new_day_plans_everything(tmp_path: Path) -> None:
     # Fourteen days later every customer is due its next step: all are planned.
     later = run.cycle(company, today=date(2026, 12, 8))
     assert later.actions == 2
+
+
+def test_a_record_that_changes_customer_has_both_customers_planned(tmp_path: Path) -> None:
+    """§10: a credit note moved from C1 to C2 (the source reports it among C2's
+    records) leaves C1 owing its overdue invoice: C1 is planned too, as a full
+    plan would, though the pull brought nothing of C1's."""
+    ledger = tmp_path / "ledger.json"
+    document = ledger_document(2)
+    credit = {**document["invoices"][0], "id": "AV1", "number": "AV1", "kind": "credit_note"}
+    write_ledger(ledger, {**document, "invoices": [*document["invoices"], credit]})
+    source = ApiLikeSource(ledger)
+    run = runner(tmp_path, source)
+    company = run.settings.companies[0]
+    first = run.cycle(company, today=TODAY)
+    assert first.enqueued == 1  # C2 only: C1's credit note covers its invoice
+    credit["customer_id"] = "C2"
+    write_ledger(ledger, {**document, "invoices": [*document["invoices"], credit]})
+    source.changed = {"C2"}
+    second = run.cycle(company, today=TODAY)
+    assert second.enqueued == 1
+    assert {row.customer_id for row in run.store.outbox_rows("acme")} == {"C1", "C2"}
+    fresh = Runner(
+        run.settings, run.store, clock=run.clock, sources={"acme": ApiLikeSource(ledger)}
+    )
+    assert fresh.cycle(company, today=TODAY).enqueued == 0
+
+
+def test_an_invoice_deleted_at_the_source_has_its_customer_planned(tmp_path: Path) -> None:
+    """§10: deleting C1's credit note (by id, as an API reports deletions) plans
+    C1 again, and C1 only."""
+    ledger = tmp_path / "ledger.json"
+    document = ledger_document(2)
+    credit = {**document["invoices"][0], "id": "AV1", "number": "AV1", "kind": "credit_note"}
+    write_ledger(ledger, {**document, "invoices": [*document["invoices"], credit]})
+
+    class Deleting(ApiLikeSource):
+        def pull(self, cursor: str | None) -> Changes:
+            if self.changed is None:
+                return super().pull(cursor)
+            return Changes(deleted_invoice_ids=["AV1"], cursor="later")
+
+    source = Deleting(ledger)
+    run = runner(tmp_path, source)
+    company = run.settings.companies[0]
+    assert run.cycle(company, today=TODAY).enqueued == 1
+    write_ledger(ledger, document)
+    source.changed = set()
+    second = run.cycle(company, today=TODAY)
+    assert (second.actions, second.enqueued) == (1, 1)  # C1 planned, C2 not again
+    assert run.store.invoice_ids("acme") == {"F1", "F2"}

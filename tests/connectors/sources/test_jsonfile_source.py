@@ -190,3 +190,155 @@ def test_folder_is_a_config_error(tmp_path: Path) -> None:
 def test_push_writes_nothing(ledger_file: Path) -> None:
     flag = Flag("dispute", "FA-2026-000001", "Prix contesté", date(2026, 11, 3))
     assert JsonFileSource(ledger_file).push([flag]) == []
+
+
+# -- snapshots: digests of the record bytes, only changed records decoded ------------
+
+
+class Decodes:
+    """Counts what ``decode_ledger`` is given: (customers, invoices, reminders) per call."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import connectors.jsonfile.source as module
+
+        self.calls: list[tuple[int, int, int]] = []
+        real = module.decode_ledger
+
+        def counting(data: bytes) -> Any:
+            ledger = real(data)
+            self.calls.append((len(ledger.customers), ledger.invoice_count, len(ledger.reminders)))
+            return ledger
+
+        monkeypatch.setattr(module, "decode_ledger", counting)
+
+
+def paid_later(doc: dict[str, Any], n: int = 0) -> dict[str, Any]:
+    """The ``n``-th open invoice of ``doc``, now paid."""
+    invoice = [i for i in doc["invoices"] if i["open_amount"] != "0.00"][n]
+    invoice["open_amount"] = "0.00"
+    invoice["paid_date"] = "2026-11-03"
+    return invoice
+
+
+def test_the_snapshot_gives_a_digest_per_record_that_changes_with_it(ledger_file: Path) -> None:
+    """§10: a changed file's snapshot describes each record; only the changed
+    record's digest differs from the last snapshot's."""
+    source = JsonFileSource(ledger_file)
+    first = source.pull(None).snapshot
+    doc = document()
+    invoice = paid_later(doc)
+    write(ledger_file, doc, age_ns=HOUR_NS // 2)
+    second = JsonFileSource(ledger_file).pull(None).snapshot
+    assert first is not None and second is not None
+    assert first.context == second.context
+    assert first.customers == second.customers and first.reminders == second.reminders
+    changed = {k for k, v in second.invoices.items() if first.invoices[k] != v}
+    assert changed == {invoice["id"]}
+    assert second.invoice_owners[invoice["id"]] == invoice["customer_id"]
+    records = second.records([], [invoice["id"]], [])
+    assert [(i.id, i.open_amount) for i in records.invoices] == [(invoice["id"], 0)]
+
+
+def test_a_changed_file_decodes_only_its_changed_records_once_read(
+    ledger_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The source has decoded the file before: the next pull checks only the
+    records whose bytes changed (with the customer they refer to)."""
+    source = JsonFileSource(ledger_file)
+    cursor = source.pull(None).cursor
+    decodes = Decodes(monkeypatch)
+    doc = document()
+    paid_later(doc)
+    write(ledger_file, doc, age_ns=HOUR_NS // 2)
+    changes = source.pull(cursor)
+    assert decodes.calls == [(1, 1, 0)]
+    assert changes.full and changes.snapshot is not None
+
+
+def test_a_malformed_record_in_a_changed_file_names_record_and_field(ledger_file: Path) -> None:
+    """Only the changed record is decoded, but the error is the whole file's: it
+    names the record by its place in the file."""
+    source = JsonFileSource(ledger_file)
+    cursor = source.pull(None).cursor
+    doc = document()
+    doc["invoices"][3]["amount"] = "-12.00"
+    write(ledger_file, doc, age_ns=HOUR_NS // 2)
+    with pytest.raises(SourceError) as caught:
+        source.pull(cursor)
+    invoice_id = doc["invoices"][3]["id"]
+    assert caught.value.kind == "data"
+    assert f"invoices[3] (id '{invoice_id}'): field 'amount'" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "break_it",
+    [
+        lambda d: d["invoices"].append(dict(d["invoices"][0])),  # an id twice
+        lambda d: d["invoices"][5].update(customer_id="C-UNKNOWN"),
+        lambda d: d["reminders"][0].update(customer_id="C-UNKNOWN"),
+        lambda d: d.update(currency="euro"),
+        lambda d: d.update(extra=1),
+    ],
+    ids=["duplicate id", "unknown customer", "journal of an unknown customer", "currency", "field"],
+)
+def test_rules_between_records_still_hold_in_a_changed_file(
+    ledger_file: Path, break_it: Any
+) -> None:
+    """The checks that involve several records (unique ids, known customers) or the
+    whole file are made on every pull, whatever changed."""
+    source = JsonFileSource(ledger_file)
+    cursor = source.pull(None).cursor
+    doc = document()
+    break_it(doc)
+    write(ledger_file, doc, age_ns=HOUR_NS // 2)
+    with pytest.raises(SourceError) as caught:
+        source.pull(cursor)
+    assert caught.value.kind == "data"
+    assert str(ledger_file) in str(caught.value)
+
+
+def test_refresh_decodes_only_the_invoices_asked_for(
+    ledger_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Just before sending, the file read at the pull gives the open amounts of the
+    listed invoices: those are decoded, not the whole file."""
+    source = JsonFileSource(ledger_file)
+    snapshot = source.pull(None).snapshot
+    assert snapshot is not None
+    snapshot.records([], [], [])  # as the runner does: then only digests are kept
+    decodes = Decodes(monkeypatch)
+    doc = document()
+    wanted = [i["id"] for i in doc["invoices"][:2]]
+    amounts = source.refresh(wanted)
+    assert amounts == {i["id"]: Decimal(i["open_amount"]) for i in doc["invoices"][:2]}
+    assert [invoices for _, invoices, _ in decodes.calls] == [2]
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda d: d["invoices"].insert(0, {**d["invoices"][-1], "id": "FA-NEW"}),
+        lambda d: d["invoices"].pop(2),
+        lambda d: d["invoices"][4].update(id="FA-RENAMED"),
+        lambda d: d["invoices"][6].update(customer_id=d["customers"][-1]["id"]),
+        lambda d: d["customers"].append({**d["customers"][0], "id": "C-NEW"}),
+        lambda d: d["reminders"].reverse(),
+        lambda d: d["reminders"][0].update(key="hist-renamed"),
+    ],
+    ids=["inserted", "removed", "renamed", "moved", "customer added", "reordered", "key"],
+)
+def test_a_snapshot_read_after_another_describes_the_file_as_a_first_read(
+    ledger_file: Path, edit: Any
+) -> None:
+    """The source reuses what it knows of the bytes it read before (ids, digests):
+    the result is what reading the changed file afresh gives."""
+    source = JsonFileSource(ledger_file)
+    cursor = source.pull(None).cursor
+    doc = document()
+    edit(doc)
+    write(ledger_file, doc, age_ns=HOUR_NS // 2)
+    warm, cold = source.pull(cursor).snapshot, JsonFileSource(ledger_file).pull(None).snapshot
+    assert warm is not None and cold is not None
+    for name in ("customers", "invoices", "reminders", "invoice_owners", "reminder_owners"):
+        assert getattr(warm, name) == getattr(cold, name), name
+        assert list(getattr(warm, name)) == list(getattr(cold, name)), name

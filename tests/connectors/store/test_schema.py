@@ -3,6 +3,7 @@ migrations versioned"), run by ``Store.open`` on every start."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from sqlalchemy import inspect
 from store_builders import customer, dump, invoice
 
 from connectors.store import Store, StoreError
+from connectors.store.engine import create_store_engine
 from connectors.store.migrations import current_revision, head_revision, upgrade
 from connectors.store.models import Base
 
@@ -24,6 +26,7 @@ TABLES = {
     "cursors",
     "runs",
     "pushed",
+    "snapshot_digests",
 }
 
 
@@ -32,7 +35,7 @@ def test_opening_an_empty_database_migrates_it_to_head(store_url: str) -> None:
     store = Store.open(store_url)
     try:
         with store.engine.connect() as connection:
-            assert current_revision(connection) == head_revision() == "0001"
+            assert current_revision(connection) == head_revision() == "0002"
             tables = set(inspect(connection).get_table_names())
         assert tables >= TABLES | {"alembic_version"}
     finally:
@@ -52,10 +55,38 @@ def test_migrating_again_changes_nothing(store_url: str) -> None:
     try:
         with again.engine.connect() as connection:
             upgrade(connection)  # and once more, directly
-            assert current_revision(connection) == "0001"
+            assert current_revision(connection) == "0002"
         assert dump(again) == before
     finally:
         again.close()
+
+
+def test_a_store_of_the_first_revision_is_migrated_with_its_data(store_url: str) -> None:
+    """0001 -> 0002 adds the snapshot digests and keeps what was pulled: the
+    first snapshot after it upserts everything, as before (no digests yet)."""
+    engine = create_store_engine(store_url)
+    try:
+        with engine.connect() as connection:
+            upgrade(connection, "0001")
+            connection.commit()
+    finally:
+        engine.dispose()
+    old = Store(create_store_engine(store_url))
+    try:
+        with old.transaction() as tx:
+            old.upsert_customers(tx, "acme", [customer()])
+    finally:
+        old.close()
+    store = Store.open(store_url)
+    try:
+        with store.engine.connect() as connection:
+            assert current_revision(connection) == "0002"
+            assert "snapshot_digests" in inspect(connection).get_table_names()
+        assert [c.id for c in store.ledger("acme", date(2026, 11, 24)).customers] == [customer().id]
+        with store.transaction() as tx:
+            assert store.snapshot_digests(tx, "acme").context is None
+    finally:
+        store.close()
 
 
 def test_migrated_schema_matches_the_models(store: Store) -> None:
