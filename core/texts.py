@@ -36,7 +36,7 @@ import re
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from functools import cache, lru_cache
 from importlib import resources
@@ -122,8 +122,13 @@ def _locale(language: str) -> str:
         ) from None
 
 
+_NUMBER_TYPES = (Decimal, int, float)  # a tuple: isinstance on ``X | Y`` builds a union each call
+
+
 def _decimal(value: object, what: str) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, Decimal | int | float):
+    if type(value) is Decimal:  # nearly every amount: one check
+        return value
+    if isinstance(value, bool) or not isinstance(value, _NUMBER_TYPES):
         raise TypeError(f"{what} expects a number, got {type(value).__name__}")
     return value if isinstance(value, Decimal) else Decimal(str(value))
 
@@ -218,6 +223,7 @@ def format_days(days: int, language: str) -> str:
 # --------------------------------------------------------------------------- languages
 
 
+@lru_cache(maxsize=256)
 def _normalize_language(language: str | None) -> str:
     """'fr_FR', 'en-GB', 'FR' -> 'fr', 'en', 'fr'; '' for nothing."""
     if not language:
@@ -393,13 +399,13 @@ def _template_data(
 ) -> dict[str, Any]:
     """The plain data a template sees: nothing with methods worth calling."""
     currency = action.currency
+    day = today.toordinal()  # a due date is today - days_overdue (DESIGN section 5.2)
     invoices = [
         {
             "id": inv.id,
             "number": inv.number,
             "step": inv.step,
-            # days_overdue = today - due_date (DESIGN section 5.2), so the due date follows.
-            "due_date": today - timedelta(days=inv.days_overdue),
+            "due_date": date.fromordinal(day - inv.days_overdue),
             "days_overdue": inv.days_overdue,
             "open_amount": inv.open_amount,
             "interest": inv.interest,
@@ -411,7 +417,7 @@ def _template_data(
         {
             "id": ctx.id,
             "number": ctx.number,
-            "due_date": today - timedelta(days=ctx.days_overdue),
+            "due_date": date.fromordinal(day - ctx.days_overdue),
             "days_overdue": ctx.days_overdue,
             "open_amount": ctx.open_amount,
         }

@@ -375,8 +375,7 @@ class RelanceService(models.AbstractModel):
         )  # fmt: skip
         return result
 
-    def _texts(self, config, customer, action, today, history):
-        sender = Sender(**{**config.sender, "language": config.company_language})
+    def _texts(self, sender, customer, action, today, history):
         try:
             return render_action(action, customer, sender, today, history=history)
         except TemplateError as error:
@@ -394,10 +393,11 @@ class RelanceService(models.AbstractModel):
             .with_context(active_test=False)
             .search([("name", "in", list({a.currency for a in actions}))])
         }
+        sender = Sender(**{**config.sender, "language": config.company_language})
         vals_list = []
         for action in actions:
             customer = customers[action.customer_id]
-            text = self._texts(config, customer, action, today, history.get(customer.id, ()))
+            text = self._texts(sender, customer, action, today, history.get(customer.id, ()))
             vals_list.append(
                 {
                     "company_id": company.id,
@@ -577,6 +577,7 @@ class RelanceService(models.AbstractModel):
                         "recipient_ids": [(4, recipient.id)],
                         "model": "res.partner",
                         "res_id": record.partner_id.id,
+                        "record_name": record.partner_id.display_name,
                         "message_type": "email_outgoing",
                         "auto_delete": False,
                         "relance_action_id": record.id,
