@@ -147,6 +147,7 @@ class _MoneyShape:
     decimal: str
     positive: tuple[str, str]
     negative: tuple[str, str]
+    signs: dict[int, str]  # str.translate table: Python's "," and "." to the locale's
 
     def apply(self, amount: Decimal) -> str | None:
         exponent = amount.as_tuple().exponent
@@ -154,9 +155,7 @@ class _MoneyShape:
             return None  # rounding (or NaN): Babel's own rules apply
         if amount.is_zero() and amount.is_signed():
             return None
-        number = f"{abs(amount):,.{self.digits}f}".translate(
-            {ord(","): self.group, ord("."): self.decimal}
-        )
+        number = f"{abs(amount):,.{self.digits}f}".translate(self.signs)
         before, after = self.negative if amount < 0 else self.positive
         return f"{before}{number}{after}"
 
@@ -178,7 +177,8 @@ def _money_shape(locale: str, currency: str) -> _MoneyShape | None:
         if len(parts) != 2:
             return None
         sides.append((parts[0], parts[1]))
-    shape = _MoneyShape(digits, group, decimal, sides[0], sides[1])
+    signs = {ord(","): group, ord("."): decimal}
+    shape = _MoneyShape(digits, group, decimal, sides[0], sides[1], signs)
     for text in _MONEY_PROBES:
         value = Decimal(text).quantize(Decimal(1).scaleb(-digits))
         if shape.apply(value) != format_currency(value, currency, locale=locale):
@@ -274,6 +274,18 @@ class _Sandbox(ImmutableSandboxedEnvironment):
     """The immutable sandbox, also refusing to build huge strings, lists or numbers."""
 
     intercepted_binops = frozenset({"*", "**"})
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # ``invoice.number`` on the plain dicts of the data: the item, straight away.
+        # Jinja tries the attribute first and takes the item on AttributeError; no key
+        # of the data is the name of a dict attribute, so the result is the same, and
+        # a run reads tens of thousands of them.
+        if type(obj) is dict:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        return super().getattr(obj, attribute)
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         if operator == "**" and _is_number(right) and abs(right) > _MAX_EXPONENT:
