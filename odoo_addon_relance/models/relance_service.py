@@ -12,6 +12,7 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
+from core.collector import collector_paused
 from core.engine import Planner
 from core.engine import record as journal_entry
 from core.errors import InputError
@@ -341,7 +342,14 @@ class RelanceService(models.AbstractModel):
     def _run(self, company, today=None, dry_run=False):
         self._check_run_rights(company)
         today = self._today(company, today)
-        self = self.sudo()
+        # A run allocates hundreds of thousands of short-lived objects (rows, texts,
+        # values) in a process whose heap holds the whole registry: the cyclic
+        # collector would walk that heap again and again for nothing.  Reference
+        # counting frees everything as usual; the collector resumes after the run.
+        with collector_paused():
+            return self.sudo()._run_paused(company, today, dry_run)
+
+    def _run_paused(self, company, today, dry_run):
         started = time.monotonic()
         ledger, config, plans, _planner, actions = self._plan(company, today)
         planned = time.monotonic()
