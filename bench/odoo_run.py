@@ -8,7 +8,9 @@ and its parameters come from environment variables, because `odoo-bin shell` kee
     BENCH_MODE=relance           one Relance run: BENCH_DAY=0|45 (days after day 0),
                                  BENCH_DRY=1 (dry run, rolled back) or 0 (executing, committed);
                                  BENCH_DOCUMENTS=N also times the PDFs an executing run leaves
-                                 to later jobs, on N of them (rolled back)
+                                 to later jobs, on N of them (rolled back); BENCH_PROFILE=FILE
+                                 writes a cProfile of the run to FILE; BENCH_ROLLBACK=1 (or a
+                                 profile) rolls an executing run back, so it can be repeated
     BENCH_MODE=oca               one OCA credit control run (it generates credit lines) on
                                  BENCH_DAY, committed; BENCH_OCA_SEND=N then times OCA's emailing
                                  of N customers' lines (rolled back)
@@ -21,6 +23,7 @@ measurement on a duplicate uses the same calendar. docs/performance.md has the p
 
 from __future__ import annotations
 
+import cProfile
 import os
 import random
 import time
@@ -204,23 +207,32 @@ def relance(env: Any) -> None:
     today = run_date(env)
     company = env.company
     mails_before = env["mail.mail"].search_count([("state", "=", "outgoing")])
+    profile_to = os.environ.get("BENCH_PROFILE", "")
+    profiler = cProfile.Profile() if profile_to else None
     queries = query_count(env)
     began = time.perf_counter()
+    if profiler:
+        profiler.enable()
     result = company.relance_run(today=today, dry_run=dry)
     env.flush_all()
-    if not dry:
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(profile_to)
+    rollback = dry or profiler is not None or os.environ.get("BENCH_ROLLBACK", "0") != "0"
+    if not rollback:
         env.cr.commit()
     elapsed = time.perf_counter() - began
     queries = query_count(env) - queries
     mails = env["mail.mail"].search_count([("state", "=", "outgoing")]) - mails_before
-    kind = "dry run" if dry else "executing run"
+    kind = "dry run" if dry else "executing run" + (" (profiled)" if profiler else "")
+    kind += " (rolled back)" if rollback and not dry else ""
     print(
         f"relance {kind} on {today} (day 0 + {(today - day0(env)).days}): {elapsed:.2f} s, "
         f"{result['actions']} actions {result.get('by_channel', {})}, {mails} emails queued, "
         f"{queries} queries, skipped {result.get('skipped', 0)}"
     )
     print(load())
-    if dry:
+    if rollback:
         env.cr.rollback()
         return
     states = env["relance.action"].read_group(

@@ -1,8 +1,12 @@
 import json
 
+from markupsafe import Markup
 from odoo import api, fields, models
 
 from .relance_plan import CHANNEL_SELECTION
+
+# One paragraph of the text in the reminder email.
+PARAGRAPH = Markup('<p style="margin: 0px 0px 12px 0px; white-space: pre-line;">%s</p>')
 
 STATES = [
     ("queued", "Queued"),
@@ -47,6 +51,13 @@ class RelanceAction(models.Model):
     priority = fields.Float(digits=(16, 2))
     subject = fields.Char()
     body = fields.Text(help="The text as the customer reads it.")
+    body_html = fields.Html(
+        string="Text (HTML)",
+        compute="_compute_body_html",
+        sanitize=False,
+        help="The text as paragraphs, for email templates.",
+    )
+    email_from = fields.Char(compute="_compute_email_from", help="The reminders' sender.")
     language = fields.Char()
     explanation = fields.Json()
     explanation_text = fields.Text(compute="_compute_explanation_text")
@@ -73,6 +84,29 @@ class RelanceAction(models.Model):
                 if action.explanation
                 else ""
             )
+
+    @api.depends("body")
+    def _compute_body_html(self):
+        for action in self:
+            paragraphs = (action.body or "").split("\n\n")
+            action.body_html = Markup("").join(PARAGRAPH % paragraph for paragraph in paragraphs)
+
+    @api.depends("company_id.relance_email_from", "company_id.email_formatted")
+    def _compute_email_from(self):
+        for action in self:
+            company = action.company_id
+            action.email_from = company.relance_email_from or company.email_formatted
+
+    def mail_allowed_qweb_expressions(self):
+        # What the shipped reminder email reads: a template made only of these is
+        # rendered by Odoo without compiling QWeb for each mail.
+        return (
+            *super().mail_allowed_qweb_expressions(),
+            "object.subject",
+            "object.body_html",
+            "object.email_from",
+            "object.partner_id.lang",
+        )
 
     @api.depends("partner_id", "plan", "step", "channel", "date")
     def _compute_display_label(self):

@@ -36,7 +36,7 @@ class RelanceDispute(models.Model):
         index=True,
     )
     company_id = fields.Many2one(related="move_id.company_id", store=True, index=True)
-    reason_id = fields.Many2one("relance.dispute.reason", string="Reason", check_company=True)
+    reason_id = fields.Many2one("relance.dispute.reason", check_company=True)
     note = fields.Text()
     opened = fields.Date(required=True, default=fields.Date.context_today)
     closed = fields.Date()
@@ -62,7 +62,7 @@ class RelanceDispute(models.Model):
             move, partner = dispute.move_id, dispute.partner_id
             move.message_post(body=body(dispute), subtype_xmlid="mail.mt_note")
             partner.message_post(
-                body=f"{move.name}: {body(dispute)}",
+                body=self.env._("%(invoice)s: %(text)s", invoice=move.name, text=body(dispute)),
                 subtype_xmlid="mail.mt_note",
             )
 

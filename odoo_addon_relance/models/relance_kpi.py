@@ -49,9 +49,7 @@ class RelanceKpi(models.Model):
         string="Days to resolve a dispute", digits=(16, 1), aggregator="avg"
     )
     aged_ids = fields.One2many("relance.kpi.aged", "kpi_id", string="Aged balance")
-    effectiveness_ids = fields.One2many(
-        "relance.kpi.effectiveness", "kpi_id", string="Effectiveness"
-    )
+    effectiveness_ids = fields.One2many("relance.kpi.effectiveness", "kpi_id")
 
     _sql_constraints = [
         ("company_date_uniq", "unique(company_id, date)", "One KPI snapshot per day."),

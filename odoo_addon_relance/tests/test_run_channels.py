@@ -1,5 +1,6 @@
 from datetime import timedelta
 
+from lxml import html
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 from psycopg2 import IntegrityError
@@ -29,6 +30,51 @@ class TestRunChannels(RelanceCase):
         self.assertIn(self.customer.name, mail.attachment_ids.name)
         self.assertEqual(invoice.relance_level, 2)
         self.assertEqual(invoice.relance_level_date, TODAY)
+
+    def test_email_is_the_customers_text_in_the_customers_language(self):
+        """DESIGN §8: each customer reads the reminder in their language, paragraph by
+        paragraph as core wrote it, and the mail is on the customer's chatter."""
+        self.env["res.lang"]._activate_lang("fr_FR")
+        self.env["ir.module.module"]._load_module_terms(
+            ["odoo_addon_relance"], ["fr_FR"], overwrite=True
+        )
+        self.customer.lang = "fr_FR"
+        self.company.name = "Martin & Fils <SAS>"  # signs the text: escaped in the mail
+        english = self.env["res.partner"].create(
+            {
+                "name": "Smith & Sons Ltd",
+                "is_company": True,
+                "email": "ap@smith.example",
+                "lang": "en_US",
+            }
+        )
+        self.post_invoice(self.customer, 1200, days_overdue=4)
+        self.post_invoice(english, 800, days_overdue=4)
+        self.run_relance()
+        footers = {
+            "fr": "Votre relevé de compte est joint.",
+            "en": "Your statement of account is attached.",
+        }
+        for partner, language in ((self.customer, "fr"), (english, "en")):
+            action = self.journal(partner)
+            mail = action.mail_id
+            self.assertEqual(action.language, language)
+            self.assertEqual(mail.subject, action.subject)
+            paragraphs = [p.text_content() for p in html.fromstring(mail.body_html).iter("p")]
+            self.assertEqual(paragraphs[:-1], action.body.split("\n\n"))
+            self.assertEqual(paragraphs[-1].strip(), footers[language])
+            self.assertEqual(mail.mail_message_id, action.message_id)
+            self.assertEqual(
+                (action.message_id.model, action.message_id.res_id), ("res.partner", partner.id)
+            )
+            self.assertIn(action.message_id, partner.message_ids)
+            self.assertIn("Martin &amp; Fils &lt;SAS&gt;", mail.body_html)
+
+    def test_shipped_email_template_is_rendered_without_compiling_qweb_per_mail(self):
+        """The shipped template reads only the fields relance.action allows, so Odoo
+        renders it without a QWeb compilation per mail (a run queues hundreds)."""
+        template = self.env.ref("odoo_addon_relance.mail_template_relance_reminder")
+        self.assertFalse(template._has_unsafe_expression())
 
     def test_email_goes_to_the_collection_contact(self):
         contact = self.env["res.partner"].create(

@@ -14,7 +14,7 @@ class RelanceDisputeWizard(models.TransientModel):
         required=True,
         default="open",
     )
-    reason_id = fields.Many2one("relance.dispute.reason", string="Reason")
+    reason_id = fields.Many2one("relance.dispute.reason")
     note = fields.Text()
     user_id = fields.Many2one("res.users", string="Owner", default=lambda self: self.env.user)
     date = fields.Date(required=True, default=fields.Date.context_today)

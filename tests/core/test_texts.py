@@ -18,6 +18,7 @@ from core.texts import (
     RenderedText,
     Sender,
     TemplateError,
+    _template_data,
     choose_language,
     compile_template,
     format_date,
@@ -588,3 +589,29 @@ def test_formal_notice_words_an_invoice_not_yet_due_as_coming_due(
     assert overdue in text
     following = text.splitlines()[text.splitlines().index(line) + 1]
     assert "0,00" not in following and "0.00" not in following
+
+
+def _dicts(value: object) -> list[dict[str, object]]:
+    if isinstance(value, dict):
+        return [value, *(d for v in value.values() for d in _dicts(v))]
+    if isinstance(value, list):
+        return [d for v in value for d in _dicts(v)]
+    return []
+
+
+def test_no_key_of_the_template_data_hides_a_dict_attribute() -> None:
+    """The sandbox reads ``invoice.number`` as the dict item first; Jinja's own order
+    (attribute, then item) gives the same value only while no key is the name of a
+    dict attribute such as ``items`` or ``keys``."""
+    history = (Reminder("C042", date(2026, 10, 20), "standard", "email", "k1", ()),)
+    data = _template_data(formal_notice_action(), customer(), SENDER, TODAY, "fr", history)
+    keys = {key for d in _dicts(data) for key in d}
+    assert {"invoices", "customer", "history", "number", "due_date"} <= keys
+    assert not keys & set(dir(dict))
+
+
+def test_dict_methods_stay_reachable_from_a_template() -> None:
+    """Only keys are read first: a template may still call a dict's methods."""
+    source = "{{ customer.keys()|list|length > 3 }} {{ sender.get('name') }}"
+    text = render(action("reminder_1"), overrides={"fr/reminder_1": source})
+    assert text.body == f"True {SENDER.name}"
