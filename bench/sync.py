@@ -205,6 +205,7 @@ def child(args: argparse.Namespace) -> None:
     from connectors.runner import Runner
     from connectors.settings import load_settings
     from connectors.store.store import Store
+    from core.model import Ledger
 
     folder = Path(args.folder)
     ledger_file = Path(args.ledger)
@@ -226,7 +227,13 @@ def child(args: argparse.Namespace) -> None:
     )
     changed = {i.id: i for i in paid(ledger.invoices, 0.01, seed=1)}
     write_ledger_json(
-        replace(ledger, invoices=[changed.get(i.id, i) for i in ledger.invoices]), ledger_file
+        Ledger(
+            ledger.currency,
+            ledger.customers,
+            [changed.get(i.id, i) for i in ledger.invoices],
+            ledger.reminders,
+        ),
+        ledger_file,
     )
     results["incremental_file"] = cycle(runner, company)
     store.close()
