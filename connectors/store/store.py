@@ -868,10 +868,12 @@ class Store:
         self, company: str, worker: str, limit: int, lease_seconds: int, now: datetime
     ) -> list[OutboxRow]:
         """Take up to ``limit`` rows to deliver, oldest first: pending ones (past their
-        back-off) and claimed ones whose lease has expired.  Each row is taken by
-        a conditional UPDATE whose row count says whether this worker got it, so
-        two workers never hold the same row (on PostgreSQL the candidates are
-        also read with SKIP LOCKED, so workers do not queue behind each other)."""
+        back-off) and claimed ones whose lease has expired.  The candidates are
+        taken by conditional UPDATEs (a row another worker took meanwhile no longer
+        matches, so two workers never hold the same row), 500 ids a statement, and
+        this worker's rows are those that carry its name and the new lease (on
+        PostgreSQL the candidates are also read with SKIP LOCKED, so workers do
+        not queue behind each other)."""
         if limit <= 0:
             return []
         o = OUTBOX.c
@@ -889,21 +891,26 @@ class Store:
                 .limit(limit)
                 .with_for_update(skip_locked=True)
             ).all()
-            taken: list[int] = []
-            for row_id in candidates:
+            taken: list[OutboxRow] = []
+            for chunk in _chunks(candidates, IN_CHUNK):
                 result = connection.execute(
                     update(OUTBOX)
-                    .where(o.id == row_id, claimable)
+                    .where(o.id.in_(chunk), claimable)
                     .values(
                         state="claimed", claimed_by=worker, claim_expires_at=expires, updated_at=now
                     )
                 )
-                if result.rowcount == 1:
-                    taken.append(row_id)
-            if not taken:
-                return []
-            rows = connection.execute(select(OUTBOX).where(o.id.in_(taken)).order_by(o.id))
-            return [_outbox_row(row) for row in rows]
+                if result.rowcount == 0:
+                    continue
+                mine = and_(
+                    o.id.in_(chunk),
+                    o.state == "claimed",
+                    o.claimed_by == worker,
+                    o.claim_expires_at == expires,
+                )
+                rows = connection.execute(select(OUTBOX).where(mine).order_by(o.id))
+                taken.extend(_outbox_row(row) for row in rows)
+            return taken
 
     def reap(self, company: str, now: datetime) -> int:
         """Put back claims whose lease expired (a worker died): they become pending
