@@ -42,7 +42,16 @@ from connectors.sources import (
     build_source,
     sha256_hex,
 )
-from connectors.store.store import ClaimLost, DigestRow, OutboxRow, Store, StoredDigests, Tx
+from connectors.store.store import (
+    ClaimLost,
+    Delivered,
+    DigestRow,
+    OutboxRow,
+    Store,
+    StoredDigests,
+    StoreError,
+    Tx,
+)
 from core.actions import Action
 from core.engine import Planner, check_manual_plans
 from core.model import ZERO, Customer
@@ -146,6 +155,9 @@ class Runner:
         # The snapshot digests each company's store holds, as this process last saved
         # them (read again when the store's generation of them differs).
         self._digests: dict[str, StoredDigests] = {}
+        # Messages their channel took whose "sent" is not committed yet: it goes with
+        # the next attempt's transaction (docs/daemon.md, "Exactly once").
+        self._delivered: list[Delivered] = []
 
     def source(self, company: CompanySettings) -> Source:
         if company.id not in self._sources:
@@ -487,8 +499,10 @@ class Runner:
             log.warning("worklist not written company=%s error=%s", company.id, error)
             return
         report.outputs.extend(str(p) for p in (worklist.csv, worklist.xlsx) if p)
-        for _, key, message_id in phone_tasks:
-            self.store.mark_sent(company.id, key, message_id, self.clock())
+        now = self.clock()
+        self.store.mark_delivered(
+            company.id, [Delivered(key, message_id, now) for _, key, message_id in phone_tasks]
+        )
         report.sent += len(phone_tasks)
 
     def _deliver_batch(
@@ -522,18 +536,35 @@ class Runner:
         statements = render_statements(
             [(j.action, j.customer, sender, day, j.language) for j in needing],
             self.render_processes,
+            # Waiting for a PDF: the messages already sent are marked so first.
+            before_wait=lambda: self._confirm(company),
         )
         try:
             for job in jobs:
                 if self._stopping(report):
                     # The rows not reached go back for the next run.
+                    self._confirm(company)
                     self.store.release(company.id, self.worker, self.clock())
                     break
                 pdf = next(statements) if job.needs_statement else None
                 self._send(company, job, pdf, sender, channels, phone_tasks, report)
                 advance(1)
+            self._confirm(company)
         finally:
             statements.close()
+            if self._delivered:  # leaving on an error: mark what went out if the store can
+                try:
+                    self._confirm(company)
+                except StoreError as error:
+                    # They stay claimed with their attempt: the next claim settles them
+                    # (docs/daemon.md, "Exactly once").
+                    log.warning("not marked sent company=%s error=%s", company.id, error)
+                self._delivered.clear()
+
+    def _confirm(self, company: CompanySettings) -> None:
+        """Mark sent, in one transaction, the messages delivered since the last attempt."""
+        delivered, self._delivered = self._delivered, []
+        self.store.mark_delivered(company.id, delivered)
 
     def release_dead_claims(self, company: str, now: datetime) -> int:
         """Claims held by a process of this host that is gone (killed, crashed) are
@@ -624,15 +655,25 @@ class Runner:
         message = self._message(company, action, customer, rendered, sender, job.language, pdf)
 
         def record_attempt() -> None:
-            self.store.record_attempt(
-                company.id,
-                row.key,
-                message.message_id,
-                self.clock(),
-                worker=self.worker,
-                subject=rendered.subject,
-                body=rendered.body,
-            )
+            # The messages delivered since the last attempt are marked sent in its
+            # transaction (committed even if this row's claim was lost).
+            delivered, self._delivered = self._delivered, []
+            try:
+                self.store.record_attempt(
+                    company.id,
+                    row.key,
+                    message.message_id,
+                    self.clock(),
+                    worker=self.worker,
+                    subject=rendered.subject,
+                    body=rendered.body,
+                    delivered=delivered,
+                )
+            except ClaimLost:
+                raise  # the delivered rows were committed all the same
+            except StoreError:
+                self._delivered[:0] = delivered  # not committed: still to mark
+                raise
 
         try:
             if action.channel in ("phone", "escalation"):
@@ -679,7 +720,8 @@ class Runner:
                 error,
             )
             return
-        self.store.mark_sent(company.id, row.key, message.message_id, self.clock())
+        # Marked sent with the next attempt, or when the batch ends or waits.
+        self._delivered.append(Delivered(row.key, message.message_id, self.clock()))
         report.sent += 1
         log.info(
             "sent company=%s key=%s channel=%s customer=%s",
@@ -841,19 +883,31 @@ def _statement(args: StatementArgs) -> bytes:
     return statement_pdf(*args)
 
 
+def _statements(jobs: Sequence[StatementArgs]) -> list[bytes]:
+    return [statement_pdf(*args) for args in jobs]
+
+
 def render_statements(
-    jobs: Sequence[StatementArgs], processes: int
+    jobs: Sequence[StatementArgs],
+    processes: int,
+    *,
+    before_wait: Callable[[], None] = lambda: None,
 ) -> Generator[bytes, None, None]:
     """The statement PDF of each job, in order.  A batch of at least POOL_MIN is
     rendered by ``processes`` worker processes (forked: they start at once and
-    share the loaded code), which the caller consumes as they come; a small one,
+    share the loaded code), four at a time, which the caller consumes as they
+    come (``before_wait`` is called when the next is not ready yet); a small one,
     or ``processes`` below 2, here."""
     if processes < 2 or len(jobs) < POOL_MIN:
         yield from map(_statement, jobs)
         return
     pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
     try:
-        yield from pool.map(_statement, jobs, chunksize=4)
+        chunks = [pool.submit(_statements, jobs[i : i + 4]) for i in range(0, len(jobs), 4)]
+        for chunk in chunks:
+            if not chunk.done():
+                before_wait()
+            yield from chunk.result()
     finally:
         # Stopped early: what is not rendered yet is not wanted.
         pool.shutdown(wait=True, cancel_futures=True)

@@ -15,7 +15,6 @@ reported as ``maybe_delivered``: the outbox then looks the Message-ID up before 
 from __future__ import annotations
 
 import contextlib
-import email.policy
 import logging
 import re
 import smtplib
@@ -24,19 +23,15 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
-from functools import lru_cache
+from email.utils import parseaddr
 from types import TracebackType
 from typing import Literal
 
 from connectors.delivery.errors import DeliveryError, scrub
 from connectors.delivery.message import OutgoingMessage
+from connectors.delivery.mime import address, address_header, build_message
 
 log = logging.getLogger(__name__)
-
-_POLICY = email.policy.SMTP
 
 Security = Literal["none", "starttls", "ssl"]
 SECURITY_MODES: tuple[str, ...] = ("none", "starttls", "ssl")
@@ -100,64 +95,25 @@ class SmtpReceipt:
     refused: dict[str, tuple[int, str]] = field(default_factory=dict)
 
 
-def _address(text: str) -> Address:
-    """A header address; a permanent DeliveryError when it cannot be sent as is."""
-    name, addr = parseaddr(text)
-    username, _, domain = addr.rpartition("@")
-    if not username or not domain:
-        raise DeliveryError(False, f"invalid e-mail address {text!r}")
-    if not username.isascii():
-        # An internationalised mailbox needs SMTPUTF8, which most relays still refuse.
-        raise DeliveryError(False, f"e-mail address {text!r} is not ASCII (SMTPUTF8 unsupported)")
-    try:
-        return Address(display_name=name, username=username, domain=domain.encode("idna").decode())
-    except (ValueError, TypeError, UnicodeError) as exc:
-        raise DeliveryError(False, f"invalid e-mail address {text!r}: {exc}") from exc
-
-
-@lru_cache(maxsize=64)
-def _folded_address_header(name: str, text: str) -> str:
-    """The From / Reply-To value, folded and encoded once: folding a display name with
-    accents costs milliseconds in the email package, and it is the same for a whole batch."""
-    folded = str(_POLICY.header_factory(name, _address(text)).fold(policy=_POLICY))
-    return folded[len(name) + 2 :].rstrip("\r\n")
-
-
 def build_email(
     message: OutgoingMessage,
     settings: SmtpSettings,
     *,
     now: datetime | None = None,
-) -> EmailMessage:
-    """The MIME message: text and, when given, HTML as alternatives, then attachments.
+) -> bytes:
+    """The MIME message as bytes (connectors/delivery/mime.py): text and, when given,
+    HTML as alternatives, then attachments.
 
-    Headers are encoded per RFC 2047 (``Subject: =?utf-8?q?Relanc=C3=A9e?=``) when the
-    message is serialised with the SMTP policy; attachment names per RFC 2231.
+    Headers are encoded per RFC 2047 (``Subject: =?utf-8?q?Relanc=C3=A9e?=``) where
+    they need it, attachment names per RFC 2231; every byte is 7-bit.
     """
-    if not message.to:
-        raise DeliveryError(False, f"message {message.key}: no e-mail address to send to")
-    msg = EmailMessage(policy=_POLICY)
-    msg.set_raw("From", _folded_address_header("From", settings.from_address))
-    msg["To"] = [_address(addr) for addr in message.to]
-    if settings.reply_to:
-        msg.set_raw("Reply-To", _folded_address_header("Reply-To", settings.reply_to))
-    msg["Subject"] = message.subject
-    msg["Date"] = format_datetime(now or datetime.now(UTC))
-    msg["Message-ID"] = message.message_id
-    # Lets a reply, a bounce or the delivery log be traced back to the action.
-    msg["X-Relance-Key"] = message.key
-    msg.set_content(message.body, subtype="plain", charset="utf-8", cte="quoted-printable")
-    if message.html is not None:
-        msg.add_alternative(message.html, subtype="html", charset="utf-8", cte="quoted-printable")
-    for attachment in message.attachments:
-        maintype, _, subtype = attachment.mime.partition("/")
-        msg.add_attachment(
-            attachment.content,
-            maintype=maintype or "application",
-            subtype=subtype or "octet-stream",
-            filename=attachment.filename,
-        )
-    return msg
+    reply_to = settings.reply_to
+    return build_message(
+        message,
+        from_header=address_header("From", settings.from_address),
+        reply_to_header=address_header("Reply-To", reply_to) if reply_to else None,
+        now=now or datetime.now(UTC),
+    )
 
 
 def _is_transient_code(code: int) -> bool:
@@ -274,10 +230,9 @@ class SmtpDeliverer:
         SMTP allows: from the dot to the store's commit after the 250 reply.  If
         ``before_dot`` raises, the connection is dropped (the server discards the
         message) and the exception goes on."""
-        mime = build_email(message, self.settings, now=self._clock())
-        data = mime.as_bytes(policy=_POLICY)
+        data = build_email(message, self.settings, now=self._clock())
         sender = parseaddr(self.settings.from_address)[1]
-        recipients = [_address(addr).addr_spec for addr in message.to]
+        recipients = [address(addr).addr_spec for addr in message.to]
         if self._conn is not None and self._sent_on_connection >= (
             self.settings.max_messages_per_connection
         ):

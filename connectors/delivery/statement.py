@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Literal
 
 from fpdf import FPDF
-from fpdf.enums import Align, TableBordersLayout
+from fpdf.enums import Align, MethodReturnValue, TableBordersLayout
 from fpdf.fonts import FontFace
 
 from core.actions import Action
@@ -46,7 +46,9 @@ _CORE_FAMILY = "helvetica"
 
 _PAGE_WIDTH = 180.0  # A4 (210 mm) minus 15 mm margins
 _PAD = 1.5  # mm of horizontal padding in a table cell
-_ROW_H = 6.6  # mm: a table row (5.5 line height and 0.8 padding above and below)
+_LINE_H = 5.5  # mm: a line of a table cell
+_VPAD = 0.8  # mm of padding above and below it
+_ROW_H = _LINE_H + 2 * _VPAD  # mm: a one-line table row
 _GREY = (235, 235, 235)
 ZERO = Decimal(0)
 
@@ -273,8 +275,8 @@ class _Document(FPDF):
             text_align=tuple(align),
             borders_layout=TableBordersLayout.HORIZONTAL_LINES,
             headings_style=FontFace(emphasis="BOLD", fill_color=_GREY),
-            line_height=5.5,
-            padding=(0.8, 1.5),
+            line_height=_LINE_H,
+            padding=(_VPAD, _PAD),
             repeat_headings=1,
         ) as table:
             for values in (header, *rows):
@@ -286,15 +288,28 @@ class _Document(FPDF):
     def _fits(
         self, header: Sequence[str], rows: Sequence[Sequence[str]], widths: Sequence[float]
     ) -> bool:
-        """Whether every value fits on one line of its column (the common case)."""
-        for bold, values in ((True, header), *((False, r) for r in rows)):
-            self.font(9, bold)
+        """Whether every value fits on one line of its column (the common case); a
+        heading may take up to three lines (the six columns of a formal notice)."""
+        self.font(9, bold=True)
+        for value, width in zip(header, widths, strict=True):
+            if len(self._lines(value, width)) > 3:
+                self.font(9)
+                return False
+        self.font(9)
+        for values in rows:
             for value, width in zip(values, widths, strict=True):
                 if self.get_string_width(self.t(value)) > width - 2 * _PAD:
-                    self.font(9)
                     return False
-        self.font(9)
         return True
+
+    def _lines(self, value: str, width: float) -> list[str]:
+        """``value`` broken into the lines of a column ``width`` wide (current font)."""
+        text = self.t(value)
+        if self.get_string_width(text) <= width - 2 * _PAD:
+            return [text]
+        lines = self.multi_cell(width, _LINE_H, text, dry_run=True, output=MethodReturnValue.LINES)
+        assert isinstance(lines, list)
+        return [str(line) for line in lines]
 
     def _cell_table(
         self,
@@ -313,11 +328,24 @@ class _Document(FPDF):
 
         def heading() -> None:
             self.font(9, bold=True)
-            for value, width, side in zip(header, widths, aligns, strict=True):
-                self.cell(
-                    width, _ROW_H, self.t(value), border="B", align=heading_align(side), fill=True
-                )
-            self.ln(_ROW_H)
+            lines = [self._lines(value, width) for value, width in zip(header, widths, strict=True)]
+            if all(len(text) == 1 for text in lines):
+                for (only,), width, side in zip(lines, widths, aligns, strict=True):
+                    self.cell(width, _ROW_H, only, border="B", align=heading_align(side), fill=True)
+                self.ln(_ROW_H)
+            else:
+                # Wrapped headings: the row as high as the tallest, each centred in it.
+                height = max(len(text) for text in lines) * _LINE_H + 2 * _VPAD
+                x, y = self.get_x(), self.get_y()
+                for text, width, side in zip(lines, widths, aligns, strict=True):
+                    self.set_xy(x, y)
+                    self.cell(width, height, "", border="B", fill=True)
+                    top = y + (height - len(text) * _LINE_H) / 2
+                    for n, line in enumerate(text):
+                        self.set_xy(x, top + n * _LINE_H)
+                        self.cell(width, _LINE_H, line, align=heading_align(side))
+                    x += width
+                self.set_xy(self.l_margin, y + height)
             self.font(9)
 
         heading()

@@ -34,6 +34,7 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    bindparam,
     delete,
     func,
     insert,
@@ -140,6 +141,16 @@ class OutboxRow:
         """An attempt was recorded and its outcome never was (a crash mid-send):
         check with the channel (Message-ID) before sending again."""
         return self.attempted_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """A message its channel took (the SMTP server's 250, the file written), not yet
+    marked sent: ``record_attempt(..., delivered=...)`` and ``mark_delivered`` do it."""
+
+    key: str
+    message_id: str
+    sent_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,6 +300,51 @@ def _copy_text(value: str | None) -> str:
         return "\\N"
     return (
         value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    )
+
+
+# The statements of each message's bookkeeping, built once with bound parameters:
+# building and compiling them per call cost more than SQLite's own work.
+@cache
+def _attempt_statement(with_worker: bool, with_subject: bool, with_body: bool) -> Any:
+    o = OUTBOX.c
+    condition = and_(o.company == bindparam("c"), o.key == bindparam("k"), o.state == "claimed")
+    if with_worker:
+        condition = and_(condition, o.claimed_by == bindparam("w"))
+    values: dict[str, Any] = {
+        "message_id": bindparam("mid"),
+        "attempted_at": bindparam("at"),
+        "updated_at": bindparam("at"),
+        "attempts": o.attempts + 1,
+    }
+    if with_subject:
+        values["subject"] = bindparam("s")
+    if with_body:
+        values["body"] = bindparam("b")
+    return update(OUTBOX).where(condition).values(**values)
+
+
+@cache
+def _sent_statement() -> Any:
+    """Marks a row sent unless it is sent, cancelled or a dry run (mark_sent's usual case)."""
+    o = OUTBOX.c
+    return (
+        update(OUTBOX)
+        .where(
+            o.company == bindparam("c"),
+            o.key == bindparam("k"),
+            o.state.not_in(("sent", "cancelled")),
+            o.dry_run.is_(False),
+        )
+        .values(
+            state="sent",
+            message_id=bindparam("mid"),
+            sent_at=bindparam("at"),
+            updated_at=bindparam("at"),
+            claimed_by=None,
+            claim_expires_at=None,
+            attempted_at=None,
+        )
     )
 
 
@@ -1024,10 +1080,12 @@ class Store:
         self, company: str, worker: str, limit: int, lease_seconds: int, now: datetime
     ) -> list[OutboxRow]:
         """Take up to ``limit`` rows to deliver, oldest first: pending ones (past their
-        back-off) and claimed ones whose lease has expired.  Each row is taken by
-        a conditional UPDATE whose row count says whether this worker got it, so
-        two workers never hold the same row (on PostgreSQL the candidates are
-        also read with SKIP LOCKED, so workers do not queue behind each other)."""
+        back-off) and claimed ones whose lease has expired.  The candidates are
+        taken by conditional UPDATEs (a row another worker took meanwhile no longer
+        matches, so two workers never hold the same row), 500 ids a statement, and
+        this worker's rows are those that carry its name and the new lease (on
+        PostgreSQL the candidates are also read with SKIP LOCKED, so workers do
+        not queue behind each other)."""
         if limit <= 0:
             return []
         o = OUTBOX.c
@@ -1045,21 +1103,26 @@ class Store:
                 .limit(limit)
                 .with_for_update(skip_locked=True)
             ).all()
-            taken: list[int] = []
-            for row_id in candidates:
+            taken: list[OutboxRow] = []
+            for chunk in _chunks(candidates, IN_CHUNK):
                 result = connection.execute(
                     update(OUTBOX)
-                    .where(o.id == row_id, claimable)
+                    .where(o.id.in_(chunk), claimable)
                     .values(
                         state="claimed", claimed_by=worker, claim_expires_at=expires, updated_at=now
                     )
                 )
-                if result.rowcount == 1:
-                    taken.append(row_id)
-            if not taken:
-                return []
-            rows = connection.execute(select(OUTBOX).where(o.id.in_(taken)).order_by(o.id))
-            return [_outbox_row(row) for row in rows]
+                if result.rowcount == 0:
+                    continue
+                mine = and_(
+                    o.id.in_(chunk),
+                    o.state == "claimed",
+                    o.claimed_by == worker,
+                    o.claim_expires_at == expires,
+                )
+                rows = connection.execute(select(OUTBOX).where(mine).order_by(o.id))
+                taken.extend(_outbox_row(row) for row in rows)
+            return taken
 
     def reap(self, company: str, now: datetime) -> int:
         """Put back claims whose lease expired (a worker died): they become pending
@@ -1125,60 +1188,78 @@ class Store:
         worker: str | None = None,
         subject: str | None = None,
         body: str | None = None,
+        delivered: Sequence[Delivered] = (),
     ) -> None:
         """Record, before sending, that a send is about to happen with this Message-ID
         (and the rendered text): after a crash the row says a send may have
         happened.  With ``worker``, raises ``ClaimLost`` unless the row is still
-        claimed by that worker; without it, unless it is still claimed at all."""
-        o = OUTBOX.c
-        condition = and_(o.company == company, o.key == key, o.state == "claimed")
-        if worker is not None:
-            condition = and_(condition, o.claimed_by == worker)
-        values: dict[str, Any] = {
-            "message_id": message_id,
-            "attempted_at": now,
-            "updated_at": now,
-            "attempts": o.attempts + 1,
-        }
-        if subject is not None:
-            values["subject"] = subject
-        if body is not None:
-            values["body"] = body
+        claimed by that worker; without it, unless it is still claimed at all.
+
+        ``delivered``: messages that went out since the last attempt, marked sent
+        first in the same transaction (one commit per message instead of two).
+        They are committed even when this attempt raises ``ClaimLost``."""
+        statement = _attempt_statement(worker is not None, subject is not None, body is not None)
+        params = {"c": company, "k": key, "w": worker, "mid": message_id, "at": now}
+        params.update(s=subject, b=body)
+        lost: str | None = None
         with self._write(f"recording a send attempt for {key!r}") as connection:
-            result = connection.execute(update(OUTBOX).where(condition).values(**values))
+            for done in delivered:
+                self._mark_sent(connection, company, done.key, done.message_id, done.sent_at)
+            result = connection.execute(statement, params)
             if result.rowcount != 1:
                 row = self._state(connection, company, key)
-                raise ClaimLost(
+                lost = (
                     f"outbox row {key!r} of {company!r} is {row.state}"
                     f" (claimed by {row.claimed_by!r}), not claimed by {worker or 'a worker'}:"
                     " not sending"
                 )
+        if lost is not None:  # raised once the delivered rows are committed
+            raise ClaimLost(lost)
 
     def mark_sent(self, company: str, key: str, message_id: str, now: datetime) -> None:
         """The message went out.  Marking a sent row again changes nothing; a row
         cancelled meanwhile is marked sent all the same (it did go out) and its
         journal entry is written back."""
         with self._write(f"marking {key!r} sent") as connection:
-            row = self._state(connection, company, key)
-            if row.state == "sent":
-                return
-            if row.dry_run:
-                raise StoreError(f"outbox row {key!r} of {company!r} is a dry run: never sent")
-            if row.state == "cancelled":
-                action = action_from_payload(row.payload)
-                self.upsert_reminders(Tx(connection), company, [record(action, now.date())])
-            self._set(
-                connection,
-                company,
-                key,
-                state="sent",
-                message_id=message_id,
-                sent_at=now,
-                updated_at=now,
-                claimed_by=None,
-                claim_expires_at=None,
-                attempted_at=None,
-            )
+            self._mark_sent(connection, company, key, message_id, now)
+
+    def mark_delivered(self, company: str, delivered: Sequence[Delivered]) -> None:
+        """``mark_sent`` for each of ``delivered``, in one transaction."""
+        if not delivered:
+            return
+        with self._write(f"marking {len(delivered)} rows of {company!r} sent") as connection:
+            for done in delivered:
+                self._mark_sent(connection, company, done.key, done.message_id, done.sent_at)
+
+    def _mark_sent(
+        self, connection: Connection, company: str, key: str, message_id: str, now: datetime
+    ) -> None:
+        # The usual case in one statement: a row neither sent, cancelled nor a dry run.
+        result = connection.execute(
+            _sent_statement(), {"c": company, "k": key, "mid": message_id, "at": now}
+        )
+        if result.rowcount == 1:
+            return
+        row = self._state(connection, company, key)
+        if row.state == "sent":
+            return
+        if row.dry_run:
+            raise StoreError(f"outbox row {key!r} of {company!r} is a dry run: never sent")
+        if row.state == "cancelled":
+            action = action_from_payload(row.payload)
+            self.upsert_reminders(Tx(connection), company, [record(action, now.date())])
+        self._set(
+            connection,
+            company,
+            key,
+            state="sent",
+            message_id=message_id,
+            sent_at=now,
+            updated_at=now,
+            claimed_by=None,
+            claim_expires_at=None,
+            attempted_at=None,
+        )
 
     def mark_dry_run(
         self, company: str, key: str, subject: str | None, body: str | None, now: datetime

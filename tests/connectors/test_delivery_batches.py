@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from runner_support import (
     SECRET,
@@ -91,3 +92,34 @@ def test_phone_tasks_are_marked_sent_only_once_the_worklist_is_written(tmp_path:
     second = run.cycle(run.settings.companies[0], today=TODAY)
     assert second.sent == 1
     assert "Client 1 SARL" in (tmp_path / "worklist.csv").read_text("utf-8-sig")
+
+
+def test_an_email_is_marked_sent_with_the_next_attempt_and_may_have_been_sent_until_then(
+    tmp_path: Path,
+) -> None:
+    """docs/daemon.md "Exactly once": the server has the message and the row still
+    says it may have been sent until the next attempt's transaction marks it; a
+    crash in between leaves it to the channel check, never to a blind resend."""
+    with smtp_server() as (handler, port):
+        run = runner_for(tmp_path, 3, port)
+        seen: list[tuple[int, dict[str, tuple[str, bool]]]] = []
+        record_attempt = run.store.record_attempt
+
+        def spying(*args: Any, **kwargs: Any) -> None:
+            rows = run.store.outbox_rows("acme")
+            seen.append(
+                (len(handler.messages), {r.key: (r.state, r.may_have_been_sent) for r in rows})
+            )
+            record_attempt(*args, **kwargs)
+
+        run.store.record_attempt = spying  # type: ignore[method-assign]
+        report = run.cycle(run.settings.companies[0], today=TODAY)
+        keys = [r.key for r in run.store.outbox_rows("acme")]
+        assert report.sent == 3 and handler.keys() == keys
+        # Before the second and third attempts: the message before is at the server,
+        # its row claimed with its attempt (may have been sent), not yet sent.
+        for n, (received, states) in enumerate(seen[1:], start=1):
+            assert received == n
+            assert states[keys[n - 1]] == ("claimed", True)
+            assert all(states[k] == ("sent", False) for k in keys[: n - 1])
+        assert {r.state for r in run.store.outbox_rows("acme")} == {"sent"}

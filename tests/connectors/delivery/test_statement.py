@@ -97,6 +97,22 @@ def test_formal_notice_states_interest_indemnity_legal_basis_and_deadline() -> N
     assert "Délai de paiement : 8 jours" in text
 
 
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_formal_notice_headings_too_wide_for_their_column_wrap_and_all_print(
+    language: str,
+) -> None:
+    """The six columns of a formal notice are narrow: a heading such as "Jours de
+    retard" takes two lines above its column, and no heading is lost."""
+    text = pdf_text(statement_pdf(formal_notice(), customer(), sender(), TODAY, language))
+    headings = {
+        "fr": ["N° de facture", "Échéance", "Jours de", "retard", "Restant dû", "Pénalités"],
+        "en": ["Invoice no.", "Due date", "Days", "overdue", "Amount due", "Interest"],
+    }[language]
+    for heading in headings:
+        assert heading in text
+    assert text.index(headings[-1]) < text.index(formal_notice().invoices[0].number)
+
+
 def test_formal_notice_to_an_individual_claims_no_penalties() -> None:
     """§7: individuals get neither interest nor the indemnity."""
     notice = formal_notice()

@@ -13,6 +13,7 @@ from store_builders import TODAY, action, actions, customer, dump, invoice
 
 from connectors.store import ClaimLost, Store, StoreError, UnknownKey
 from connectors.store.payload import action_from_payload, action_to_payload
+from connectors.store.store import Delivered
 from core.actions import ActionInvoice, ContextInvoice, Credit
 from core.engine import record
 
@@ -324,6 +325,62 @@ def test_a_worker_whose_claim_was_taken_over_may_not_send(store: Store) -> None:
     store.mark_sent("acme", row.key, "<m>", NOW)
     with pytest.raises(ClaimLost, match="is sent"):
         store.record_attempt("acme", row.key, "<m>", NOW)
+
+
+def test_the_next_attempt_marks_the_messages_delivered_since_in_its_transaction(
+    store: Store,
+) -> None:
+    """docs/daemon.md "Exactly once": the "sent" of a message goes with the next
+    attempt's commit; until then the row still says it may have been sent."""
+    enqueue(store, actions(3))
+    first, second, third = store.claim("acme", "w1", 3, LEASE, NOW)
+    store.record_attempt("acme", first.key, "<m1>", NOW, worker="w1")
+    delivered = [Delivered(first.key, "<m1>", NOW + timedelta(seconds=1))]
+    before = store.outbox_row("acme", first.key)
+    assert before is not None and before.may_have_been_sent  # a crash here: settled later
+    store.record_attempt("acme", second.key, "<m2>", NOW, worker="w1", delivered=delivered)
+    states = {r.key: (r.state, r.message_id, r.sent_at) for r in store.outbox_rows("acme")}
+    assert states[first.key] == ("sent", "<m1>", NOW + timedelta(seconds=1))
+    assert states[second.key][0] == "claimed"
+    # A lost claim sends nothing, but the delivered rows are marked all the same.
+    assert len(store.claim("acme", "w2", 3, LEASE, NOW + timedelta(seconds=LEASE))) == 2
+    with pytest.raises(ClaimLost):
+        store.record_attempt(
+            "acme",
+            third.key,
+            "<m3>",
+            NOW,
+            worker="w1",
+            delivered=[Delivered(second.key, "<m2>", NOW + timedelta(seconds=2))],
+        )
+    after = {r.key: (r.state, r.claimed_by) for r in store.outbox_rows("acme")}
+    assert after == {
+        first.key: ("sent", None),
+        second.key: ("sent", None),
+        third.key: ("claimed", "w2"),
+    }
+
+
+def test_delivered_rows_are_marked_together_like_mark_sent(store: Store) -> None:
+    """mark_delivered is mark_sent for each: a cancelled row that went out all the
+    same is sent and journaled again; a sent one is left as it was."""
+    items = actions(3)
+    enqueue(store, items)
+    rows = store.claim("acme", "w1", 3, LEASE, NOW)
+    for row in rows:
+        store.record_attempt("acme", row.key, f"<{row.key}>", NOW, worker="w1")
+    store.mark_sent("acme", rows[0].key, f"<{rows[0].key}>", NOW)
+    store.mark_cancelled("acme", rows[1].key, "paid", now=NOW)
+    assert store.history("acme", rows[1].customer_id) == []
+    later = NOW + timedelta(seconds=5)
+    store.mark_delivered("acme", [Delivered(r.key, f"<{r.key}>", later) for r in rows])
+    sent = {r.key: (r.state, r.sent_at, r.may_have_been_sent) for r in store.outbox_rows("acme")}
+    assert sent == {
+        rows[0].key: ("sent", NOW, False),
+        rows[1].key: ("sent", later, False),
+        rows[2].key: ("sent", later, False),
+    }
+    assert [r.key for r in store.history("acme", rows[1].customer_id)] == [rows[1].key]
 
 
 def test_a_sent_row_is_final_and_marking_it_again_changes_nothing(store: Store) -> None:
