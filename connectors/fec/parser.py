@@ -129,13 +129,131 @@ def parse_fec_bytes(
         raise ValueError("default_payment_days must not be negative")
     text = _decode(data, encoding, file)
     reader = _Reader(file, tuple(accounts))
-    reader.read(text)
+    reader.read(_lines(text))
     sales = (
         frozenset(j.strip() for j in sales_journals)
         if sales_journals is not None
         else frozenset(reader.sales_journals)
     )
     return _Builder(reader, sales, timedelta(days=default_payment_days)).ledger()
+
+
+# --------------------------------------------------------------------------- accounts
+#
+# What a source needs to parse again only the customer accounts whose lines
+# changed (connectors/fec/source.py): a customer's invoices depend only on its
+# own lines (pieces and lettering are per customer), on the header and on the
+# sales journals; every other line is checked on its own.
+
+
+class Tracked:
+    """A whole file parsed, with what reading its accounts again needs.
+
+    ``kinds``: each line of the file (without its end of line) and what it is: a
+    customer line's customer id (a ``str``), else ``(journal,)`` for a line of a
+    sales account (70x), ``()`` for any other line.  ``groups``: each customer's
+    lines, in file order.  ``renamed``: some invoice id was given a ``~line``
+    suffix (ids that collide), which depends on line numbers: not incremental."""
+
+    __slots__ = ("groups", "header", "kinds", "ledger", "renamed", "sales")
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        header: str,
+        sales: frozenset[str],
+        kinds: dict[str, str | tuple[str, ...]],
+        groups: dict[str, list[str]],
+        renamed: bool,
+    ) -> None:
+        self.ledger = ledger
+        self.header = header
+        self.sales = sales
+        self.kinds = kinds
+        self.groups = groups
+        self.renamed = renamed
+
+
+def parse_fec_tracked(
+    text: str,
+    *,
+    file: str | None,
+    default_payment_days: int,
+    sales_journals: Iterable[str] | None,
+    accounts: tuple[str, ...],
+) -> Tracked:
+    """``parse_fec_bytes`` on the decoded text, keeping each line's kind and each
+    customer's lines (``Tracked``)."""
+    reader = _Reader(file, accounts, track=True)
+    reader.read(_lines(text))
+    sales = (
+        frozenset(j.strip() for j in sales_journals)
+        if sales_journals is not None
+        else frozenset(reader.sales_journals)
+    )
+    builder = _Builder(reader, sales, timedelta(days=default_payment_days))
+    ledger = builder.ledger()
+    header = text[: text.find("\n")] if "\n" in text else text
+    return Tracked(
+        ledger, header.removesuffix("\r"), sales, reader.kinds, reader.groups, builder.renamed
+    )
+
+
+def parse_fec_lines(
+    header: str,
+    lines: Iterable[str],
+    *,
+    file: str | None,
+    default_payment_days: int,
+    sales: frozenset[str],
+    accounts: tuple[str, ...],
+) -> tuple[Ledger, bool]:
+    """The customers and invoices of some lines of a file of this header, the file's
+    sales journals being ``sales``; and whether an id was renamed (see ``Tracked``).
+    The line numbers of an error are those of this selection, not of the file."""
+    reader = _Reader(file, accounts)
+    reader.read(enumerate((header, *lines), start=1))
+    builder = _Builder(reader, sales, timedelta(days=default_payment_days))
+    return builder.ledger(), builder.renamed
+
+
+def decode_fec(data: bytes, encoding: str | None, file: str | None) -> str:
+    """The text of a FEC's bytes as ``parse_fec_bytes`` reads it."""
+    return _decode(data, encoding, file)
+
+
+class Split:
+    """How the lines of a file of this header split into fields (``line_kind``)."""
+
+    __slots__ = ("accounts", "i_account", "i_aux", "i_journal", "separator", "trailing", "width")
+
+    def __init__(self, header: str, accounts: tuple[str, ...]) -> None:
+        separator, columns, trailing = _Reader(None, accounts)._header(header)
+        at = {name.lower(): position for position, name in enumerate(columns)}
+        self.separator, self.trailing, self.width = separator, trailing, len(columns)
+        self.i_account, self.i_aux, self.i_journal = (
+            at["comptenum"],
+            at["compauxnum"],
+            at["journalcode"],
+        )
+        self.accounts = accounts
+
+    def line_kind(self, line: str) -> str | tuple[str, ...] | None:
+        """What ``Tracked.kinds`` says of a line, or ``None`` for a line the reader
+        refuses (its width, no account; the reader gives the message)."""
+        if not line.strip():
+            return ()
+        fields = line.split(self.separator)
+        if len(fields) != self.width and not (
+            self.trailing and len(fields) == self.width + 1 and not fields[-1].strip()
+        ):
+            return None
+        account = fields[self.i_account].strip()
+        if not account:
+            return None
+        if account.startswith(self.accounts):
+            return fields[self.i_aux].strip() or account
+        return (fields[self.i_journal].strip(),) if account.startswith("70") else ()
 
 
 # --------------------------------------------------------------------------- text
@@ -232,9 +350,12 @@ class _Line:
 class _Reader:
     """Checks every line of the file and keeps the customer-account lines."""
 
-    def __init__(self, file: str | None, accounts: tuple[str, ...]) -> None:
+    def __init__(self, file: str | None, accounts: tuple[str, ...], *, track: bool = False) -> None:
         self.file = file
         self.accounts = accounts
+        self.track = track
+        self.kinds: dict[str, str | tuple[str, ...]] = {}
+        self.groups: dict[str, list[str]] = {}
         self.lines: list[_Line] = []
         self.names: dict[str, str] = {}
         self.sales_journals: set[str] = set()
@@ -244,8 +365,9 @@ class _Reader:
     def error(self, number: int, column: str | None, message: str) -> InputError:
         return InputError(message, file=self.file, record=f"line {number}", field=column)
 
-    def read(self, text: str) -> None:
-        lines = _lines(text)
+    def read(self, lines: Iterator[tuple[int, str]]) -> None:
+        """Check the numbered lines of a file (the header first) and keep its
+        customer lines (with ``track``, each line's kind and each customer's lines)."""
         header = next(lines, None)
         if header is None or not header[1].strip():
             raise self.error(
@@ -267,8 +389,11 @@ class _Reader:
         accounts = self.accounts
         day, dates = self._date, self._dates
         money, amounts = self._amount, self._amounts
+        track, kinds, groups = self.track, self.kinds, self.groups
         for number, line in lines:
             if not line.strip():
+                if track:
+                    kinds[line] = ()
                 continue
             fields = line.split(separator)
             if len(fields) != width:
@@ -307,10 +432,21 @@ class _Reader:
                 raise self.error(number, "CompteNum", "is required (the account number)")
             if account.startswith("70"):
                 self.sales_journals.add(journal)
-            if not account.startswith(accounts) or not net:
-                continue
+            ours = account.startswith(accounts)
             aux = fields[i_aux].strip()
             customer = aux or account
+            if track:
+                if ours:
+                    kinds[line] = customer
+                    group = groups.get(customer)
+                    if group is None:
+                        groups[customer] = [line]
+                    else:
+                        group.append(line)
+                else:
+                    kinds[line] = (journal,) if account.startswith("70") else ()
+            if not ours or not net:
+                continue
             if customer not in self.names:
                 name = (fields[i_aux_name].strip() if aux else "") or fields[i_account_name].strip()
                 self.names[customer] = name or customer
@@ -428,6 +564,7 @@ class _Builder:
         self.reader = reader
         self.sales = sales
         self.terms = terms
+        self.renamed = False  # an id was given a line number (ids that collide)
 
     def ledger(self) -> Ledger:
         lines = self.reader.lines
@@ -441,6 +578,7 @@ class _Builder:
             for invoice in self._records(customer, piece, group):
                 if invoice.id in ids:  # only if ids themselves hold a '/'
                     invoice.id = f"{invoice.id}~{group[0].number}"
+                    self.renamed = True
                 ids.add(invoice.id)
                 invoices.append(invoice)
         first_seen: dict[str, date] = {}
