@@ -146,12 +146,19 @@ def parse_fec_bytes(
 # sales journals; every other line is checked on its own.
 
 
+# What a line of the file is (``Tracked.kinds``): a customer line's ``Kind``, a
+# sales line's journal (a line of a 70x account), ``False`` for any other line.
+# A customer line's kind: its customer, piece, lettering code, its issue date if
+# it counts (``None`` for a line of no amount, which the reader skips) and the
+# customer name it gives.
+Kind = tuple[str, str, str, date | None, str]
+Kinds = dict[str, Kind | str | bool]
+
+
 class Tracked:
     """A whole file parsed, with what reading its accounts again needs.
 
-    ``kinds``: each line of the file (without its end of line) and what it is: a
-    customer line's customer id (a ``str``), else ``(journal,)`` for a line of a
-    sales account (70x), ``()`` for any other line.  ``groups``: each customer's
+    ``kinds``: each line's kind (see ``Kind``).  ``groups``: each customer's
     lines, in file order.  ``renamed``: some invoice id was given a ``~line``
     suffix (ids that collide), which depends on line numbers: not incremental."""
 
@@ -162,7 +169,7 @@ class Tracked:
         ledger: Ledger,
         header: str,
         sales: frozenset[str],
-        kinds: dict[str, str | tuple[str, ...]],
+        kinds: Kinds,
         groups: dict[str, list[str]],
         renamed: bool,
     ) -> None:
@@ -184,7 +191,7 @@ def parse_fec_tracked(
 ) -> Tracked:
     """``parse_fec_bytes`` on the decoded text, keeping each line's kind and each
     customer's lines (``Tracked``)."""
-    reader = _Reader(file, accounts, track=True)
+    reader = _Reader(file, accounts, track={})
     reader.read(_lines(text))
     sales = (
         frozenset(j.strip() for j in sales_journals)
@@ -193,10 +200,8 @@ def parse_fec_tracked(
     )
     builder = _Builder(reader, sales, timedelta(days=default_payment_days))
     ledger = builder.ledger()
-    header = text[: text.find("\n")] if "\n" in text else text
-    return Tracked(
-        ledger, header.removesuffix("\r"), sales, reader.kinds, reader.groups, builder.renamed
-    )
+    header = next(_lines(text))[1]
+    return Tracked(ledger, header, sales, reader.kinds, reader.groups, builder.renamed)
 
 
 def parse_fec_lines(
@@ -217,43 +222,36 @@ def parse_fec_lines(
     return builder.ledger(), builder.renamed
 
 
+def read_kinds(
+    header: str, lines: Iterable[str], kinds: Kinds, *, file: str | None, accounts: tuple[str, ...]
+) -> None:
+    """Check some lines of a file of this header (an ``InputError`` if one is
+    malformed, numbered in this selection) and add their kinds to ``kinds``."""
+    reader = _Reader(file, accounts, track=kinds)
+    reader.read(enumerate((header, *lines), start=1))
+
+
+def customer_record(customer: str, lines: Iterable[str], kinds: Kinds) -> Customer | None:
+    """The customer a full parse gives for these lines (all of its lines, in file
+    order), from their kinds; ``None`` if none of them counts."""
+    name: str | None = None
+    created: date | None = None
+    for line in lines:
+        kind = kinds[line]
+        assert isinstance(kind, tuple)
+        issue = kind[3]
+        if issue is None:
+            continue
+        if name is None:
+            name = kind[4]
+        if created is None or issue < created:
+            created = issue
+    return None if name is None else Customer(id=customer, name=name, created=created)
+
+
 def decode_fec(data: bytes, encoding: str | None, file: str | None) -> str:
     """The text of a FEC's bytes as ``parse_fec_bytes`` reads it."""
     return _decode(data, encoding, file)
-
-
-class Split:
-    """How the lines of a file of this header split into fields (``line_kind``)."""
-
-    __slots__ = ("accounts", "i_account", "i_aux", "i_journal", "separator", "trailing", "width")
-
-    def __init__(self, header: str, accounts: tuple[str, ...]) -> None:
-        separator, columns, trailing = _Reader(None, accounts)._header(header)
-        at = {name.lower(): position for position, name in enumerate(columns)}
-        self.separator, self.trailing, self.width = separator, trailing, len(columns)
-        self.i_account, self.i_aux, self.i_journal = (
-            at["comptenum"],
-            at["compauxnum"],
-            at["journalcode"],
-        )
-        self.accounts = accounts
-
-    def line_kind(self, line: str) -> str | tuple[str, ...] | None:
-        """What ``Tracked.kinds`` says of a line, or ``None`` for a line the reader
-        refuses (its width, no account; the reader gives the message)."""
-        if not line.strip():
-            return ()
-        fields = line.split(self.separator)
-        if len(fields) != self.width and not (
-            self.trailing and len(fields) == self.width + 1 and not fields[-1].strip()
-        ):
-            return None
-        account = fields[self.i_account].strip()
-        if not account:
-            return None
-        if account.startswith(self.accounts):
-            return fields[self.i_aux].strip() or account
-        return (fields[self.i_journal].strip(),) if account.startswith("70") else ()
 
 
 # --------------------------------------------------------------------------- text
@@ -350,11 +348,14 @@ class _Line:
 class _Reader:
     """Checks every line of the file and keeps the customer-account lines."""
 
-    def __init__(self, file: str | None, accounts: tuple[str, ...], *, track: bool = False) -> None:
+    def __init__(
+        self, file: str | None, accounts: tuple[str, ...], *, track: Kinds | None = None
+    ) -> None:
         self.file = file
         self.accounts = accounts
-        self.track = track
-        self.kinds: dict[str, str | tuple[str, ...]] = {}
+        # With ``track``: each line's kind added to it, and each customer's lines.
+        self.track = track is not None
+        self.kinds: Kinds = {} if track is None else track
         self.groups: dict[str, list[str]] = {}
         self.lines: list[_Line] = []
         self.names: dict[str, str] = {}
@@ -393,7 +394,7 @@ class _Reader:
         for number, line in lines:
             if not line.strip():
                 if track:
-                    kinds[line] = ()
+                    kinds[line] = False
                 continue
             fields = line.split(separator)
             if len(fields) != width:
@@ -433,24 +434,32 @@ class _Reader:
             if account.startswith("70"):
                 self.sales_journals.add(journal)
             ours = account.startswith(accounts)
+            if not ours:
+                if track:
+                    kinds[line] = journal if account.startswith("70") else False
+                continue
             aux = fields[i_aux].strip()
             customer = aux or account
+            piece = fields[i_piece].strip() or f"{journal}-{fields[i_num].strip()}"
             if track:
-                if ours:
-                    kinds[line] = customer
-                    group = groups.get(customer)
-                    if group is None:
-                        groups[customer] = [line]
-                    else:
-                        group.append(line)
+                name = (fields[i_aux_name].strip() if aux else "") or fields[i_account_name].strip()
+                kinds[line] = (
+                    customer,
+                    piece,
+                    fields[i_letter].strip(),
+                    (piece_date or entry_date) if net else None,
+                    name or customer,
+                )
+                group = groups.get(customer)
+                if group is None:
+                    groups[customer] = [line]
                 else:
-                    kinds[line] = (journal,) if account.startswith("70") else ()
-            if not ours or not net:
+                    group.append(line)
+            if not net:
                 continue
             if customer not in self.names:
                 name = (fields[i_aux_name].strip() if aux else "") or fields[i_account_name].strip()
                 self.names[customer] = name or customer
-            piece = fields[i_piece].strip() or f"{journal}-{fields[i_num].strip()}"
             foreign = bool(currency) and currency != BOOK_CURRENCY and bool(fx_amount)
             self.lines.append(
                 _Line(

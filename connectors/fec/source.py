@@ -22,17 +22,22 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from decimal import Decimal
+from functools import partial
+from itertools import compress
+from operator import is_
 from pathlib import Path
 
 from connectors.fec.parser import (
-    Split,
+    Kind,
     Tracked,
+    customer_record,
     decode_fec,
     parse_fec_bytes,
     parse_fec_lines,
     parse_fec_tracked,
+    read_kinds,
 )
 from connectors.sources import (
     Changes,
@@ -51,8 +56,6 @@ from core.model import Invoice, Ledger
 __all__ = ["FecSource"]
 
 _ZERO = Decimal("0.00")
-# The kind of a line not seen in the file read before.
-_NEW: tuple[str, ...] = ("",)
 # Lines kept beyond those of the current file (lines changed since the full read)
 # before the next change is read in full again, which forgets them.
 _STALE_LINES = 1.5
@@ -62,10 +65,30 @@ class _Doubt(Exception):
     """The changed lines alone cannot say what the file gives: parse all of it."""
 
 
+def _group(
+    lines: Iterable[str], kinds: Iterable[Kind | str | bool | None]
+) -> tuple[dict[str, list[str]], set[str]]:
+    """Each customer's lines, in file order, and the journals of the sales lines,
+    from the lines and their kinds."""
+    groups: dict[str, list[str]] = {}
+    sales: set[str] = set()
+    add = sales.add
+    for line, kind in zip(lines, kinds, strict=True):
+        if type(kind) is tuple:
+            group = groups.get(kind[0])
+            if group is None:
+                groups[kind[0]] = [line]
+            else:
+                group.append(line)
+        elif kind.__class__ is str:
+            add(kind)
+    return groups, sales
+
+
 class _Accounts:
     """A FEC's records by customer, and what reading its next version needs: the
     header, sales journals, each line's kind and each customer's lines
-    (``parser.Tracked``), and each customer's digests and open amounts."""
+    (``parser.Tracked``), each record's digest and each invoice's open amount."""
 
     def __init__(self, tracked: Tracked, snapshot: LedgerSnapshot) -> None:
         self.header = tracked.header
@@ -75,90 +98,91 @@ class _Accounts:
         self.customers = dict(snapshot.customers)
         self.invoices = dict(snapshot.invoices)
         self.owners = dict(snapshot.invoice_owners)
-        self.by_customer: dict[str, list[str]] = {}
-        self.open: dict[str, Decimal] = {}
-        self._add(tracked.ledger.invoices)
+        self.open = {i.id: i.open_amount for i in tracked.ledger.invoices if i.open_amount}
+        # The records themselves, for the runner's ``records`` (a few unchanged ones too).
+        self.people = {c.id: c for c in tracked.ledger.customers}
+        self.records = {i.id: i for i in tracked.ledger.invoices}
 
-    def _add(self, invoices: Iterable[Invoice]) -> None:
-        by_customer, opened = self.by_customer, self.open
+    def pieces(self, lines: Sequence[str]) -> list[list[str]]:
+        """A customer's lines split into the sets that pieces and lettering codes
+        join (each line is in the set of its piece, lines lettered alike in the
+        same set), each in file order: what a piece's records depend on."""
+        kinds = [self.kinds[line] for line in lines]
+        parent: dict[str, str] = {}
+
+        def root(piece: str) -> str:
+            while (up := parent[piece]) != piece:
+                parent[piece] = parent[up]
+                piece = up
+            return piece
+
+        letters: dict[str, str] = {}
+        joined = False
+        for kind in kinds:
+            assert type(kind) is tuple
+            piece, letter = kind[1], kind[2]
+            if piece not in parent:
+                parent[piece] = piece
+            if letter:
+                other = letters.setdefault(letter, piece)
+                if other != piece:
+                    a, b = root(piece), root(other)
+                    if a != b:
+                        parent[a] = b
+                        joined = True
+        sets: dict[str, list[str]] = {}
+        for line, kind in zip(lines, kinds, strict=True):
+            assert type(kind) is tuple
+            key = root(kind[1]) if joined else kind[1]
+            found = sets.get(key)
+            if found is None:
+                sets[key] = [line]
+            else:
+                found.append(line)
+        return list(sets.values())
+
+    def forget(self, customer: str, lines: Sequence[str]) -> None:
+        """Forget the invoices of these lines of a customer (sets of ``pieces``)."""
+        invoices, owners, opened, kinds = self.invoices, self.owners, self.open, self.kinds
+        for line in lines:
+            kind = kinds[line]
+            assert isinstance(kind, tuple)
+            for invoice_id in (f"{customer}/{kind[1]}", f"{customer}/{kind[1]}/excess"):
+                if invoice_id in invoices:
+                    del invoices[invoice_id], owners[invoice_id], self.records[invoice_id]
+                    opened.pop(invoice_id, None)
+
+    def add(self, invoices: Iterable[Invoice]) -> None:
+        """Add invoices as parsed now; ``_Doubt`` if an id is another's (the whole
+        file tells which one is renamed)."""
+        digests, owners, opened = self.invoices, self.owners, self.open
         for invoice in invoices:
-            by_customer.setdefault(invoice.customer_id, []).append(invoice.id)
+            if invoice.id in digests:
+                raise _Doubt
+            digests[invoice.id] = record_digest(invoice)
+            self.records[invoice.id] = invoice
+            owners[invoice.id] = invoice.customer_id
             if invoice.open_amount:
                 opened[invoice.id] = invoice.open_amount
 
-    def replace(self, gone: Iterable[str], ledger: Ledger) -> None:
-        """Forget the records of the customers ``gone`` and add those of ``ledger``
-        (theirs as parsed now); ``_Doubt`` if an id is another customer's."""
-        invoices, owners, opened = self.invoices, self.owners, self.open
-        for customer in gone:
-            self.customers.pop(customer, None)
-            for invoice_id in self.by_customer.pop(customer, ()):
-                del invoices[invoice_id], owners[invoice_id]
-                opened.pop(invoice_id, None)
-        for record in ledger.customers:
-            self.customers[record.id] = record_digest(record)
-        for invoice in ledger.invoices:
-            if invoice.id in invoices:
-                raise _Doubt  # the whole file tells which one is renamed
-            invoices[invoice.id] = record_digest(invoice)
-            owners[invoice.id] = invoice.customer_id
-        self._add(ledger.invoices)
-
 
 class _FecSnapshot:
-    """The ``Snapshot`` of a FEC read by customer: digests from ``_Accounts``, the
-    records of the customers parsed for it, the others parsed when asked for."""
+    """The ``Snapshot`` of a FEC read by customer (``_Accounts``)."""
 
-    def __init__(
-        self,
-        context: str,
-        accounts: _Accounts,
-        parsed: Ledger,
-        parse: _Parse,
-        parse_all: Callable[[], Ledger],
-    ) -> None:
+    def __init__(self, context: str, accounts: _Accounts) -> None:
         self.context = context
         self.customers: Mapping[str, str] = accounts.customers
         self.invoices: Mapping[str, str] = accounts.invoices
         self.invoice_owners: Mapping[str, str] = accounts.owners
         self.reminders: Mapping[str, str] = {}
         self.reminder_owners: Mapping[str, str] = {}
-        self._parse, self._parse_all = parse, parse_all
-        self._customers = {c.id: c for c in parsed.customers}
-        self._invoices = {i.id: i for i in parsed.invoices}
+        self._accounts = accounts
 
     def records(
         self, customers: Collection[str], invoices: Collection[str], reminders: Collection[str]
     ) -> Records:
-        missing = {k for k in customers if k not in self._customers}
-        missing.update(self.invoice_owners[k] for k in invoices if k not in self._invoices)
-        if missing:
-            try:
-                more = self._parse(sorted(missing))
-            except (_Doubt, InputError):
-                more = self._parse_all()  # its error, if the file is malformed after all
-            self._customers.update((c.id, c) for c in more.customers)
-            self._invoices.update((i.id, i) for i in more.invoices)
-        return Records(
-            [self._customers[k] for k in customers],
-            [self._invoices[k] for k in invoices],
-            [],
-        )
-
-
-class _Parse:
-    """Parses the lines of some customers of a file (``parse_fec_lines``)."""
-
-    def __init__(self, source: FecSource, accounts: _Accounts) -> None:
-        self.source, self.accounts = source, accounts
-
-    def __call__(self, customers: Sequence[str]) -> Ledger:
-        groups = self.accounts.groups
-        lines = [line for customer in customers for line in groups.get(customer, ())]
-        ledger, renamed = self.source._parse_lines(self.accounts, lines)
-        if renamed:
-            raise _Doubt
-        return ledger
+        people, records = self._accounts.people, self._accounts.records
+        return Records([people[k] for k in customers], [records[k] for k in invoices], [])
 
 
 class FecSource:
@@ -189,9 +213,7 @@ class FecSource:
         self._context = f"ledger/1:fec:{self._options}"  # as LedgerSnapshot's
         # A customer account that is a sales account too would make the sales
         # journals depend on customer lines: such a source always reads in full.
-        self._by_customer = not any(
-            a.startswith("70") or "70".startswith(a) for a in self.accounts
-        )
+        self._by_customer = not any(a.startswith("70") or "70".startswith(a) for a in self.accounts)
         # The file last read: its cursor and records by customer (None: read in full).
         self._cursor: str | None = None
         self._accounts: _Accounts | None = None
@@ -213,7 +235,7 @@ class FecSource:
                 whole.append(self._parse(data))
             return whole[0]
 
-        snapshot = self._read(data, new_cursor, parse_all)
+        snapshot = self._read(data, new_cursor)
         if isinstance(snapshot, LedgerSnapshot):
             ledger = snapshot.ledger()
             return Changes(
@@ -236,7 +258,7 @@ class FecSource:
         data, _ = read_snapshot(self.path, source=self.name)
         cursor = f"{sha256_hex(data)}:{self._options}"
         if cursor != self._cursor:
-            self._read(data, cursor, lambda: self._parse(data))
+            self._read(data, cursor)
         return {invoice_id: self._open.get(invoice_id, _ZERO) for invoice_id in invoice_ids}
 
     def push(self, flags: Sequence[Flag]) -> list[Flag]:
@@ -245,16 +267,14 @@ class FecSource:
 
     # ------------------------------------------------------------------ helpers
 
-    def _read(
-        self, data: bytes, cursor: str, parse_all: Callable[[], Ledger]
-    ) -> _FecSnapshot | LedgerSnapshot:
+    def _read(self, data: bytes, cursor: str) -> _FecSnapshot | LedgerSnapshot:
         """The snapshot of these bytes: by customer from the file read before when
         it can, else the whole file parsed (a ``SourceError`` if malformed)."""
         snapshot: _FecSnapshot | LedgerSnapshot
         try:
             if self._accounts is None:
                 raise _Doubt
-            snapshot = self._read_changes(data, self._accounts, parse_all)
+            snapshot = self._read_changes(data, self._accounts)
         except (_Doubt, InputError):
             snapshot = self._read_all(data)
         self._cursor = cursor
@@ -283,64 +303,66 @@ class FecSource:
             self._accounts = accounts
         return snapshot
 
-    def _read_changes(
-        self, data: bytes, before: _Accounts, parse_all: Callable[[], Ledger]
-    ) -> _FecSnapshot:
-        """The file read by customer, from ``before`` (the file read last); ``_Doubt``
-        or ``InputError`` when it has to be read in full."""
+    def _read_changes(self, data: bytes, before: _Accounts) -> _FecSnapshot:
+        """The file read by customer, from ``before`` (the file read last, which
+        becomes this one); ``_Doubt`` or ``InputError`` when it has to be read in
+        full."""
         text = decode_fec(data, self.encoding, str(self.path))
         lines = text.split("\n")
+        if text.endswith("\n"):
+            lines.pop()  # not a line of its own (parser._lines)
         if "\r" in text:
             lines = [line[:-1] if line.endswith("\r") else line for line in lines]
         if lines[0] != before.header:
             raise _Doubt
-        split: Split | None = None
+        del lines[0]
         kinds = before.kinds
-        known = kinds.get
-        groups: dict[str, list[str]] = {}
-        sales: set[str] = set()
-        fresh: list[str] = []  # lines not seen before, of no customer
-        for line in lines[1:]:
-            kind = known(line, _NEW)
-            if kind is _NEW:
-                if split is None:
-                    split = Split(before.header, self.accounts)
-                kind = split.line_kind(line)
-                if kind is None:
-                    raise _Doubt  # the reader's message
-                kinds[line] = kind
-                if not isinstance(kind, str):
-                    fresh.append(line)
-            if isinstance(kind, str):
-                group = groups.get(kind)
-                if group is None:
-                    groups[kind] = [line]
-                else:
-                    group.append(line)
-            elif kind:
-                sales.add(kind[0])
-        if fresh:
-            self._parse_lines(before, fresh)  # each line checked on its own
+        found = list(map(kinds.get, lines))
+        if None in found:
+            # Lines not seen before, each checked on its own (their kinds kept).
+            at = list(compress(range(len(found)), map(partial(is_, None), found)))
+            fresh = [lines[n] for n in at]
+            read_kinds(before.header, fresh, kinds, file=str(self.path), accounts=self.accounts)
+            for n, line in zip(at, fresh, strict=True):
+                found[n] = kinds[line]
+        groups, sales = _group(lines, found)
         wanted = before.sales if self.sales_journals is not None else frozenset(sales)
         if wanted != before.sales:
             raise _Doubt
-        old = before.groups
+        # The customers whose lines changed: their sets of pieces that changed are
+        # parsed again, their customer record rebuilt from the kinds of its lines.
+        self._accounts = None  # ``before`` is changed below
+        accounts, old = before, before.groups
         changed = [k for k, group in groups.items() if old.get(k) != group]
-        gone = [k for k in old if k not in groups]
-        # The records of the customers read again replace theirs in ``before``,
-        # which becomes the file read last.
-        self._accounts = None
-        accounts = before
+        changed += [k for k in old if k not in groups]
+        again: list[str] = []
+        for customer in changed:
+            new_sets = accounts.pieces(groups.get(customer, ()))
+            old_sets = accounts.pieces(old.get(customer, ()))
+            kept = {tuple(piece_lines) for piece_lines in new_sets}
+            for piece_lines in old_sets:
+                if tuple(piece_lines) not in kept:
+                    accounts.forget(customer, piece_lines)
+            known = {tuple(piece_lines) for piece_lines in old_sets}
+            for piece_lines in new_sets:
+                if tuple(piece_lines) not in known:
+                    again += piece_lines
+            record = customer_record(customer, groups.get(customer, ()), kinds)
+            if record is None:
+                accounts.customers.pop(customer, None)
+                accounts.people.pop(customer, None)
+            else:
+                accounts.customers[customer] = record_digest(record)
+                accounts.people[customer] = record
         accounts.groups = groups
-        parse = _Parse(self, accounts)
-        parsed = parse(changed)
-        accounts.replace([*changed, *gone], parsed)
-        if len(kinds) > _STALE_LINES * len(lines) + 1000:
-            self._accounts = None  # the next change reads the file in full
-        else:
+        parsed, renamed = self._parse_lines(accounts, again)
+        if renamed:
+            raise _Doubt
+        accounts.add(parsed.invoices)
+        if len(kinds) <= _STALE_LINES * len(lines) + 1000:
             self._accounts = accounts
         self._open = accounts.open
-        return _FecSnapshot(self._context, accounts, parsed, parse, parse_all)
+        return _FecSnapshot(self._context, accounts)
 
     def _parse_lines(self, accounts: _Accounts, lines: Sequence[str]) -> tuple[Ledger, bool]:
         return parse_fec_lines(
