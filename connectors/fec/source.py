@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from decimal import Decimal
 from functools import partial
 from itertools import compress
@@ -51,7 +51,7 @@ from connectors.sources import (
     sha256_hex,
 )
 from core.errors import InputError
-from core.model import Invoice, Ledger
+from core.model import Customer, Invoice, Ledger
 
 __all__ = ["FecSource"]
 
@@ -99,9 +99,6 @@ class _Accounts:
         self.invoices = dict(snapshot.invoices)
         self.owners = dict(snapshot.invoice_owners)
         self.open = {i.id: i.open_amount for i in tracked.ledger.invoices if i.open_amount}
-        # The records themselves, for the runner's ``records`` (a few unchanged ones too).
-        self.people = {c.id: c for c in tracked.ledger.customers}
-        self.records = {i.id: i for i in tracked.ledger.invoices}
 
     def pieces(self, lines: Sequence[str]) -> list[list[str]]:
         """A customer's lines split into the sets that pieces and lettering codes
@@ -149,7 +146,7 @@ class _Accounts:
             assert isinstance(kind, tuple)
             for invoice_id in (f"{customer}/{kind[1]}", f"{customer}/{kind[1]}/excess"):
                 if invoice_id in invoices:
-                    del invoices[invoice_id], owners[invoice_id], self.records[invoice_id]
+                    del invoices[invoice_id], owners[invoice_id]
                     opened.pop(invoice_id, None)
 
     def add(self, invoices: Iterable[Invoice]) -> None:
@@ -160,29 +157,58 @@ class _Accounts:
             if invoice.id in digests:
                 raise _Doubt
             digests[invoice.id] = record_digest(invoice)
-            self.records[invoice.id] = invoice
             owners[invoice.id] = invoice.customer_id
             if invoice.open_amount:
                 opened[invoice.id] = invoice.open_amount
 
 
 class _FecSnapshot:
-    """The ``Snapshot`` of a FEC read by customer (``_Accounts``)."""
+    """The ``Snapshot`` of a FEC read by customer (``_Accounts``): the records of
+    the lines parsed for it, and those of the other lines parsed when asked for
+    (the records are not kept from one read to the next: a daemon would keep
+    100k objects more for the cyclic collector to walk)."""
 
-    def __init__(self, context: str, accounts: _Accounts) -> None:
+    def __init__(
+        self,
+        context: str,
+        accounts: _Accounts,
+        customers: Iterable[Customer],
+        parsed: Ledger,
+        parse: Callable[[Sequence[str]], Ledger],
+    ) -> None:
         self.context = context
         self.customers: Mapping[str, str] = accounts.customers
         self.invoices: Mapping[str, str] = accounts.invoices
         self.invoice_owners: Mapping[str, str] = accounts.owners
         self.reminders: Mapping[str, str] = {}
         self.reminder_owners: Mapping[str, str] = {}
-        self._accounts = accounts
+        self._accounts, self._parse = accounts, parse
+        self._customers = {c.id: c for c in customers}
+        self._invoices = {i.id: i for i in parsed.invoices}
 
     def records(
         self, customers: Collection[str], invoices: Collection[str], reminders: Collection[str]
     ) -> Records:
-        people, records = self._accounts.people, self._accounts.records
-        return Records([people[k] for k in customers], [records[k] for k in invoices], [])
+        accounts, have = self._accounts, self._invoices
+        kinds, groups = accounts.kinds, accounts.groups
+        wanted: dict[str, set[str]] = {}
+        for k in invoices:
+            if k not in have:
+                wanted.setdefault(accounts.owners[k], set()).add(k)
+        lines: list[str] = []
+        for customer, ids in wanted.items():
+            for piece_lines in accounts.pieces(groups[customer]):
+                pieces = {kinds[line][1] for line in piece_lines}  # type: ignore[index]
+                if any(f"{customer}/{p}" in ids or f"{customer}/{p}/excess" in ids for p in pieces):
+                    lines += piece_lines
+        if lines:
+            have.update((i.id, i) for i in self._parse(lines).invoices)
+        people: list[Customer] = []
+        for k in customers:
+            record = self._customers.get(k) or customer_record(k, groups[k], kinds)
+            assert record is not None  # a customer of the snapshot
+            people.append(record)
+        return Records(people, [have[k] for k in invoices], [])
 
 
 class FecSource:
@@ -336,6 +362,7 @@ class FecSource:
         changed = [k for k, group in groups.items() if old.get(k) != group]
         changed += [k for k in old if k not in groups]
         again: list[str] = []
+        customers: list[Customer] = []
         for customer in changed:
             new_sets = accounts.pieces(groups.get(customer, ()))
             old_sets = accounts.pieces(old.get(customer, ()))
@@ -350,10 +377,9 @@ class FecSource:
             record = customer_record(customer, groups.get(customer, ()), kinds)
             if record is None:
                 accounts.customers.pop(customer, None)
-                accounts.people.pop(customer, None)
             else:
                 accounts.customers[customer] = record_digest(record)
-                accounts.people[customer] = record
+                customers.append(record)
         accounts.groups = groups
         parsed, renamed = self._parse_lines(accounts, again)
         if renamed:
@@ -362,7 +388,13 @@ class FecSource:
         if len(kinds) <= _STALE_LINES * len(lines) + 1000:
             self._accounts = accounts
         self._open = accounts.open
-        return _FecSnapshot(self._context, accounts)
+        return _FecSnapshot(
+            self._context,
+            accounts,
+            customers,
+            parsed,
+            lambda lines: self._parse_lines(accounts, lines)[0],
+        )
 
     def _parse_lines(self, accounts: _Accounts, lines: Sequence[str]) -> tuple[Ledger, bool]:
         return parse_fec_lines(
