@@ -8,13 +8,15 @@ runner then writes and plans only what changed); an unchanged one, no changes.
 
 A customer's invoices depend only on its own lines (pieces and lettering are
 per customer), the header and the file's sales journals.  So the source keeps,
-from the file it read last, each line's kind (whose customer it is, or a sales
-line's journal) and each customer's lines; a changed file is split into lines,
-only the lines not seen before are looked at, and only the customers whose
-lines changed are parsed again (``_Accounts``), their digests replacing
-theirs in the last snapshot's.  Any doubt (another header or other sales
-journals, a new line the reader refuses, ids that collide across customers)
-parses the whole file, which gives the error's message with its line number.
+from the file it read last, each line's kind (``parser.Kind``: whose customer
+line, with its piece and lettering code; or a sales line's journal) and each
+customer's lines; a changed file is split into lines, only the lines not seen
+before are checked, and of the customers whose lines changed only the sets of
+lines that a piece or a lettering code joins and that changed are parsed
+again (``_Accounts``), their digests replacing theirs in the last snapshot's.
+Any doubt (another header or other sales journals, a new line the reader
+refuses, ids that collide across customers) parses the whole file, which
+gives the error's message with its line number.
 docs/daemon.md, "Snapshots".
 """
 
