@@ -129,13 +129,129 @@ def parse_fec_bytes(
         raise ValueError("default_payment_days must not be negative")
     text = _decode(data, encoding, file)
     reader = _Reader(file, tuple(accounts))
-    reader.read(text)
+    reader.read(_lines(text))
     sales = (
         frozenset(j.strip() for j in sales_journals)
         if sales_journals is not None
         else frozenset(reader.sales_journals)
     )
     return _Builder(reader, sales, timedelta(days=default_payment_days)).ledger()
+
+
+# --------------------------------------------------------------------------- accounts
+#
+# What a source needs to parse again only the customer accounts whose lines
+# changed (connectors/fec/source.py): a customer's invoices depend only on its
+# own lines (pieces and lettering are per customer), on the header and on the
+# sales journals; every other line is checked on its own.
+
+
+# What a line of the file is (``Tracked.kinds``): a customer line's ``Kind``, a
+# sales line's journal (a line of a 70x account), ``False`` for any other line.
+# A customer line's kind: its customer, piece, lettering code, its issue date if
+# it counts (``None`` for a line of no amount, which the reader skips) and the
+# customer name it gives.
+Kind = tuple[str, str, str, date | None, str]
+Kinds = dict[str, Kind | str | bool]
+
+
+class Tracked:
+    """A whole file parsed, with what reading its accounts again needs.
+
+    ``kinds``: each line's kind (see ``Kind``).  ``groups``: each customer's
+    lines, in file order.  ``renamed``: some invoice id was given a ``~line``
+    suffix (ids that collide), which depends on line numbers: not incremental."""
+
+    __slots__ = ("groups", "header", "kinds", "ledger", "renamed", "sales")
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        header: str,
+        sales: frozenset[str],
+        kinds: Kinds,
+        groups: dict[str, list[str]],
+        renamed: bool,
+    ) -> None:
+        self.ledger = ledger
+        self.header = header
+        self.sales = sales
+        self.kinds = kinds
+        self.groups = groups
+        self.renamed = renamed
+
+
+def parse_fec_tracked(
+    text: str,
+    *,
+    file: str | None,
+    default_payment_days: int,
+    sales_journals: Iterable[str] | None,
+    accounts: tuple[str, ...],
+) -> Tracked:
+    """``parse_fec_bytes`` on the decoded text, keeping each line's kind and each
+    customer's lines (``Tracked``)."""
+    reader = _Reader(file, accounts, track={})
+    reader.read(_lines(text))
+    sales = (
+        frozenset(j.strip() for j in sales_journals)
+        if sales_journals is not None
+        else frozenset(reader.sales_journals)
+    )
+    builder = _Builder(reader, sales, timedelta(days=default_payment_days))
+    ledger = builder.ledger()
+    header = next(_lines(text))[1]
+    return Tracked(ledger, header, sales, reader.kinds, reader.groups, builder.renamed)
+
+
+def parse_fec_lines(
+    header: str,
+    lines: Iterable[str],
+    *,
+    file: str | None,
+    default_payment_days: int,
+    sales: frozenset[str],
+    accounts: tuple[str, ...],
+) -> tuple[Ledger, bool]:
+    """The customers and invoices of some lines of a file of this header, the file's
+    sales journals being ``sales``; and whether an id was renamed (see ``Tracked``).
+    The line numbers of an error are those of this selection, not of the file."""
+    reader = _Reader(file, accounts)
+    reader.read(enumerate((header, *lines), start=1))
+    builder = _Builder(reader, sales, timedelta(days=default_payment_days))
+    return builder.ledger(), builder.renamed
+
+
+def read_kinds(
+    header: str, lines: Iterable[str], kinds: Kinds, *, file: str | None, accounts: tuple[str, ...]
+) -> None:
+    """Check some lines of a file of this header (an ``InputError`` if one is
+    malformed, numbered in this selection) and add their kinds to ``kinds``."""
+    reader = _Reader(file, accounts, track=kinds)
+    reader.read(enumerate((header, *lines), start=1))
+
+
+def customer_record(customer: str, lines: Iterable[str], kinds: Kinds) -> Customer | None:
+    """The customer a full parse gives for these lines (all of its lines, in file
+    order), from their kinds; ``None`` if none of them counts."""
+    name: str | None = None
+    created: date | None = None
+    for line in lines:
+        kind = kinds[line]
+        assert isinstance(kind, tuple)
+        issue = kind[3]
+        if issue is None:
+            continue
+        if name is None:
+            name = kind[4]
+        if created is None or issue < created:
+            created = issue
+    return None if name is None else Customer(id=customer, name=name, created=created)
+
+
+def decode_fec(data: bytes, encoding: str | None, file: str | None) -> str:
+    """The text of a FEC's bytes as ``parse_fec_bytes`` reads it."""
+    return _decode(data, encoding, file)
 
 
 # --------------------------------------------------------------------------- text
@@ -232,9 +348,15 @@ class _Line:
 class _Reader:
     """Checks every line of the file and keeps the customer-account lines."""
 
-    def __init__(self, file: str | None, accounts: tuple[str, ...]) -> None:
+    def __init__(
+        self, file: str | None, accounts: tuple[str, ...], *, track: Kinds | None = None
+    ) -> None:
         self.file = file
         self.accounts = accounts
+        # With ``track``: each line's kind added to it, and each customer's lines.
+        self.track = track is not None
+        self.kinds: Kinds = {} if track is None else track
+        self.groups: dict[str, list[str]] = {}
         self.lines: list[_Line] = []
         self.names: dict[str, str] = {}
         self.sales_journals: set[str] = set()
@@ -244,8 +366,9 @@ class _Reader:
     def error(self, number: int, column: str | None, message: str) -> InputError:
         return InputError(message, file=self.file, record=f"line {number}", field=column)
 
-    def read(self, text: str) -> None:
-        lines = _lines(text)
+    def read(self, lines: Iterator[tuple[int, str]]) -> None:
+        """Check the numbered lines of a file (the header first) and keep its
+        customer lines (with ``track``, each line's kind and each customer's lines)."""
         header = next(lines, None)
         if header is None or not header[1].strip():
             raise self.error(
@@ -267,8 +390,11 @@ class _Reader:
         accounts = self.accounts
         day, dates = self._date, self._dates
         money, amounts = self._amount, self._amounts
+        track, kinds, groups = self.track, self.kinds, self.groups
         for number, line in lines:
             if not line.strip():
+                if track:
+                    kinds[line] = False
                 continue
             fields = line.split(separator)
             if len(fields) != width:
@@ -307,14 +433,33 @@ class _Reader:
                 raise self.error(number, "CompteNum", "is required (the account number)")
             if account.startswith("70"):
                 self.sales_journals.add(journal)
-            if not account.startswith(accounts) or not net:
+            ours = account.startswith(accounts)
+            if not ours:
+                if track:
+                    kinds[line] = journal if account.startswith("70") else False
                 continue
             aux = fields[i_aux].strip()
             customer = aux or account
+            piece = fields[i_piece].strip() or f"{journal}-{fields[i_num].strip()}"
+            if track:
+                name = (fields[i_aux_name].strip() if aux else "") or fields[i_account_name].strip()
+                kinds[line] = (
+                    customer,
+                    piece,
+                    fields[i_letter].strip(),
+                    (piece_date or entry_date) if net else None,
+                    name or customer,
+                )
+                group = groups.get(customer)
+                if group is None:
+                    groups[customer] = [line]
+                else:
+                    group.append(line)
+            if not net:
+                continue
             if customer not in self.names:
                 name = (fields[i_aux_name].strip() if aux else "") or fields[i_account_name].strip()
                 self.names[customer] = name or customer
-            piece = fields[i_piece].strip() or f"{journal}-{fields[i_num].strip()}"
             foreign = bool(currency) and currency != BOOK_CURRENCY and bool(fx_amount)
             self.lines.append(
                 _Line(
@@ -428,6 +573,7 @@ class _Builder:
         self.reader = reader
         self.sales = sales
         self.terms = terms
+        self.renamed = False  # an id was given a line number (ids that collide)
 
     def ledger(self) -> Ledger:
         lines = self.reader.lines
@@ -441,6 +587,7 @@ class _Builder:
             for invoice in self._records(customer, piece, group):
                 if invoice.id in ids:  # only if ids themselves hold a '/'
                     invoice.id = f"{invoice.id}~{group[0].number}"
+                    self.renamed = True
                 ids.add(invoice.id)
                 invoices.append(invoice)
         first_seen: dict[str, date] = {}

@@ -39,7 +39,7 @@ from core.engine import Planner
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sources"))
 from runner_support import SECRET, smtp_server, write_config
-from source_samples import realistic_rows, sale, write_fec
+from source_samples import HEADER, realistic_rows, sale, write_fec
 
 TODAY = date(2026, 11, 24)  # a Tuesday
 NOW = datetime(2026, 11, 24, 10, 0)
@@ -319,6 +319,21 @@ def test_a_changed_fec_leaves_the_store_as_a_full_repull_would(
     second = pair.cycle()
     pair.assert_same()
     assert 0 < second.pulled < first.pulled
+    # One line of a customer changed (Martin's transfer lettered), a customer
+    # added and one removed, read by customer; then another header (its columns
+    # reordered) and another encoding, read in full.
+    for row in rows:
+        if row[8] == "FA-2026-0002" and row[4] == "411000":
+            row[13] = "ZZ"
+    rows = [r for r in rows if r[6] != "CSUMMIT"]
+    rows += sale(98, "20260302", "CNEW", "FA-2026-0098", "600,00", "500,00", "100,00")
+    write_fec(path, rows)
+    pair.cycle()
+    pair.assert_same()
+    header = [HEADER[1], HEADER[0], *HEADER[2:]]
+    write_fec(path, [[r[1], r[0], *r[2:]] for r in rows], header=header, encoding="cp1252")
+    pair.cycle()
+    pair.assert_same()
 
 
 def new_invoice(id: str, customer_id: str, kind: str = "invoice") -> dict[str, Any]:
