@@ -843,7 +843,7 @@ class Runner:
         stale_disputes = [r for r, v in disputes.items() if r not in seen and v != ""]
         stale_escalations = [r for r, v in escalations.items() if r not in seen and v == "true"]
         if stale_disputes or stale_escalations:
-            present = self.store.invoice_ids(company.id)
+            present = self.store.present_invoice_ids(company.id, stale_disputes + stale_escalations)
             flags.extend(Flag("dispute", r, None, today) for r in stale_disputes if r in present)
             flags.extend(
                 Flag("escalated", r, False, today) for r in stale_escalations if r in present

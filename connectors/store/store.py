@@ -588,6 +588,19 @@ class Store:
         with self._read(f"listing the invoices of {company!r}") as connection:
             return set(connection.scalars(query))
 
+    def present_invoice_ids(self, company: str, ids: Iterable[str]) -> set[str]:
+        """Those of ``ids`` the store still holds for ``company``: a lookup by key,
+        where listing every invoice would read the whole table for a handful."""
+        wanted = sorted(set(ids))
+        found: set[str] = set()
+        with self._read(f"looking up invoices of {company!r}") as connection:
+            for chunk in _chunks(wanted, IN_CHUNK):
+                query = select(INVOICES.c.id).where(
+                    INVOICES.c.company == company, INVOICES.c.id.in_(chunk)
+                )
+                found.update(connection.scalars(query))
+        return found
+
     @collector_paused()
     def upsert_reminders(self, tx: Tx, company: str, reminders: Iterable[Reminder]) -> int:
         """Write journal entries by key; an entry written again replaces its lines."""

@@ -137,6 +137,22 @@ def test_a_dispute_removed_at_the_source_is_pushed_as_closed(
     assert source.pushed("dispute") == [("F1", "doublon"), ("F1", None)]
 
 
+def test_a_disputed_invoice_deleted_at_the_source_gets_no_closing(
+    tmp_path: Path, inbox: tuple[Inbox, int]
+) -> None:
+    """F1 (disputed, pushed) and F2 (disputed, pushed) both lose their dispute, F2
+    because it is gone from the ledger: only F1's closing is written back."""
+    document = ledger_document(2)
+    for invoice in document["invoices"]:
+        invoice["dispute"] = dispute("doublon")
+    runner, source = setup(tmp_path, inbox[1], document)
+    runner.cycle(company(runner), today=TODAY)
+    document["invoices"] = [dict(document["invoices"][0], dispute=None)]
+    write_ledger(tmp_path / "ledger.json", document)
+    runner.cycle(company(runner), today=TODAY)
+    assert source.pushed("dispute") == [("F1", "doublon"), ("F2", "doublon"), ("F1", None)]
+
+
 def test_an_escalated_invoice_is_pushed_once_and_its_clearing_too(
     tmp_path: Path, inbox: tuple[Inbox, int]
 ) -> None:

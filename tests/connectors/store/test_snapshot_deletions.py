@@ -36,6 +36,17 @@ def test_the_store_lists_every_invoice_id_of_a_company(store: Store, tmp_path: P
     assert store.invoice_ids("other") == set()
 
 
+def test_the_store_tells_which_of_some_invoice_ids_it_still_holds(
+    store: Store, tmp_path: Path
+) -> None:
+    """F1 and F2 are acme's; F9 is nobody's, and acme's ids are not other's."""
+    run = runner(tmp_path, store)
+    run.pull(run.settings.companies[0], run.source(run.settings.companies[0]))
+    assert store.present_invoice_ids("acme", ["F2", "F9", "F2"]) == {"F2"}
+    assert store.present_invoice_ids("other", ["F1", "F2"]) == set()
+    assert store.present_invoice_ids("acme", []) == set()
+
+
 def test_an_invoice_gone_from_the_ledger_file_is_deleted(store: Store, tmp_path: Path) -> None:
     """F2 disappears from the jsonfile snapshot: the next pull deletes it; F1 stays."""
     run = runner(tmp_path, store)
