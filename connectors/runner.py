@@ -13,7 +13,7 @@ import multiprocessing
 import os
 import secrets
 import socket
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
@@ -53,6 +53,7 @@ from connectors.store.store import (
     Tx,
 )
 from core.actions import Action
+from core.collector import collector_paused
 from core.engine import Planner, check_manual_plans
 from core.model import ZERO, Customer
 from core.texts import RenderedText, Sender, choose_language, render_action
@@ -333,9 +334,9 @@ class Runner:
             store.forget_snapshot_digests(tx, cid)
             cached = StoredDigests(None, None, {}, {}, {})
         old_invoices, old_reminders = cached.invoices, cached.reminders
-        customers = sorted(k for k, _ in snapshot.customers.items() - cached.customers.items())
-        invoices = sorted(k for k, _ in snapshot.invoices.items() - old_invoices.items())
-        reminders = sorted(k for k, _ in snapshot.reminders.items() - old_reminders.items())
+        customers = _changed_keys(snapshot.customers, cached.customers)
+        invoices = _changed_keys(snapshot.invoices, old_invoices)
+        reminders = _changed_keys(snapshot.reminders, old_reminders)
         if compared:
             gone = sorted(old_invoices.keys() - snapshot.invoices.keys())
         else:
@@ -435,10 +436,13 @@ class Runner:
         self, company: CompanySettings, day: date, *, customers: set[str] | None = None
     ) -> list[Action]:
         """The actions due ``day``, for every customer or only ``customers``."""
-        ledger = self.store.ledger(company.id, day, customers=customers)
-        config = self.settings.config_for(company.id)
-        check_manual_plans(ledger, config)
-        return Planner(ledger, config, day).run()
+        # Reading and planning build many objects and no reference cycles: the
+        # cyclic collector would walk them, and the whole heap, again and again.
+        with collector_paused():
+            ledger = self.store.ledger(company.id, day, customers=customers)
+            config = self.settings.config_for(company.id)
+            check_manual_plans(ledger, config)
+            return Planner(ledger, config, day).run()
 
     # -- delivery ----------------------------------------------------------------------
 
@@ -849,6 +853,13 @@ class Runner:
                 Flag("escalated", r, False, today) for r in stale_escalations if r in present
             )
         return flags
+
+
+def _changed_keys(now: Mapping[str, str], before: Mapping[str, str]) -> list[str]:
+    """The keys whose digest is new or differs, in order (a lookup per key: a set
+    difference of the items would hash 100k tuples)."""
+    known = before.get
+    return sorted([key for key, digest in now.items() if known(key) != digest])
 
 
 def pushed_text(value: FlagValue) -> str:
