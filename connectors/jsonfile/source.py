@@ -25,13 +25,11 @@ names the record and field.  docs/daemon.md, "Snapshots".
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import os
 import re
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -49,6 +47,7 @@ from connectors.sources import (
     read_snapshot,
     sha256_hex,
 )
+from core.collector import collector_paused
 from core.errors import InputError
 from core.ledger import LEDGER_FORMAT
 from core.ledger_json import decode_ledger
@@ -155,20 +154,6 @@ _KEYS: tuple[msgspec.json.Decoder[Any], ...] = (
 
 class _Doubt(Exception):
     """The records alone cannot say the file is valid: decode all of it."""
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Decoding builds many objects and no reference cycles: the cyclic collector
-    would only walk them again and again while they pile up (as
-    connectors.inputs.open_ledger does)."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _digest(raw: msgspec.Raw) -> str:
@@ -346,7 +331,7 @@ class _FileSnapshot:
     def records(
         self, customers: Collection[str], invoices: Collection[str], reminders: Collection[str]
     ) -> Records:
-        with _collector_paused():
+        with collector_paused():
             self._decode(customers, invoices, reminders)
         c, i, r = self._decoded
         found = Records(
@@ -487,7 +472,7 @@ class JsonFileSource:
         snapshot: _FileSnapshot | LedgerSnapshot
         previous = self._snapshot if isinstance(self._snapshot, _FileSnapshot) else None
         try:
-            with _collector_paused():
+            with collector_paused():
                 snapshot = _FileSnapshot(data, lambda: self._decode(data), previous)
                 snapshot.validate()
         except _Doubt:
@@ -499,7 +484,7 @@ class JsonFileSource:
 
     def _decode(self, data: bytes) -> Ledger:
         try:
-            with _collector_paused():
+            with collector_paused():
                 return decode_ledger(data)
         except InputError as error:
             raise SourceError(
