@@ -147,7 +147,9 @@ class _Accounts:
             kind = kinds[line]
             assert isinstance(kind, tuple)
             for invoice_id in (f"{customer}/{kind[1]}", f"{customer}/{kind[1]}/excess"):
-                if invoice_id in invoices:
+                # "C/X" + "excess" and "C" + "X/excess" spell the same id: only
+                # this customer's own invoice is forgotten.
+                if owners.get(invoice_id) == customer:
                     del invoices[invoice_id], owners[invoice_id]
                     opened.pop(invoice_id, None)
 

@@ -167,6 +167,23 @@ def test_ids_that_collide_across_customers(tmp_path: Path) -> None:
     assert len(changes.snapshot.invoices) == 2
 
 
+def test_a_change_to_one_customer_keeps_anothers_invoice_of_a_like_id(tmp_path: Path) -> None:
+    """Customer "C/X"'s piece "excess" is "C/X/excess", the id customer "C"'s piece
+    "X" gives its excess: a payment of C's "X" leaves C/X's invoice where it is."""
+    path = tmp_path / "FEC.txt"
+    rows = sale(1, "20260105", "C/X", "excess", "120,00", "100,00", "20,00")
+    rows += sale(2, "20260106", "C", "X", "240,00", "200,00", "40,00")
+    write_fec(path, rows)
+    source = FecSource(path)
+    cursor = source.pull(None).cursor
+    write_fec(path, rows + receipt(3, "20260201", "C", "X", "240,00"))
+    changes = source.pull(cursor)
+    assert by_customer(changes)
+    as_full_parse(source, path, changes)
+    assert changes.snapshot is not None
+    assert "C/X/excess" in changes.snapshot.invoices
+
+
 def test_lettering_that_joins_pieces(path: Path) -> None:
     """One transfer lettered with two invoices, then one of them partly unlettered."""
     extra = [
