@@ -16,6 +16,7 @@ bound is.
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 import time
 from collections import deque
@@ -44,7 +45,8 @@ class RateLimiter:
         self._clock = clock
         self._wall = wall
         self._sleep = sleep
-        self._sent: deque[float] = deque()
+        # Only the last ``limit`` send times matter to the sliding window.
+        self._sent: deque[float] = deque(maxlen=limit)
         self._blocked_until = 0.0
         # The server's budget, once an answer told it: requests left in its
         # current window, when that window ends (our clock, margin included)
@@ -107,8 +109,14 @@ class RateLimiter:
         delay = min(max(delay, 0.0), self.window * 2)
         limit = _number(headers.get("ratelimit-limit"))
         with self._lock:
-            self._budget = max(int(remaining), 0)
-            self._budget_until = self._clock() + delay + MARGIN
+            until = self._clock() + delay + MARGIN
+            left = max(int(remaining), 0)
+            if self._budget is not None and abs(until - self._budget_until) < 1.0:
+                # The same window: an answer to an earlier request may come late,
+                # and never gives back requests already let through.
+                left = min(left, self._budget)
+            self._budget = left
+            self._budget_until = until
             if limit is not None and limit >= 1:
                 self._budget_limit = int(limit)
         if remaining <= 0:
@@ -124,9 +132,10 @@ def _number(value: str | None) -> float | None:
     if value is None:
         return None
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         return None
+    return number if math.isfinite(number) else None  # "nan", "inf": as if absent
 
 
 _LIMITERS: dict[str, RateLimiter] = {}

@@ -271,6 +271,28 @@ def test_without_ratelimit_headers_the_sliding_window_paces_requests(clock: Cloc
     assert clock.slept == [pytest.approx(5.0 + MARGIN)]
 
 
+def test_a_late_answer_never_gives_back_requests_already_let_through(clock: Clock) -> None:
+    # 2 left; both go out; the answer to the first (saying 1 left) arrives after.
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep)
+    limiter.observe({"ratelimit-remaining": "2", "ratelimit-reset": "4", "ratelimit-limit": "25"})
+    limiter.acquire()
+    limiter.acquire()
+    limiter.observe({"ratelimit-remaining": "1", "ratelimit-reset": "4", "ratelimit-limit": "25"})
+    limiter.acquire()
+    assert clock.slept == [pytest.approx(4.0 + MARGIN)]
+
+
+@pytest.mark.parametrize("garbage", ["nan", "inf", "-inf", "soon"])
+def test_ratelimit_headers_that_are_not_numbers_are_ignored(clock: Clock, garbage: str) -> None:
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep)
+    limiter.observe(
+        {"ratelimit-remaining": garbage, "ratelimit-reset": garbage, "ratelimit-limit": garbage}
+    )
+    for _ in range(25):
+        limiter.acquire()
+    assert clock.slept == []
+
+
 def test_long_after_the_servers_reset_the_sliding_window_paces_again(clock: Clock) -> None:
     # Idle for more than a window: where the server's window now ends is unknown.
     limiter = RateLimiter(clock=clock, sleep=clock.sleep)
