@@ -568,7 +568,11 @@ class Runner:
     def _confirm(self, company: CompanySettings) -> None:
         """Mark sent, in one transaction, the messages delivered since the last attempt."""
         delivered, self._delivered = self._delivered, []
-        self.store.mark_delivered(company.id, delivered)
+        try:
+            self.store.mark_delivered(company.id, delivered)
+        except StoreError:
+            self._delivered[:0] = delivered  # not committed: still to mark
+            raise
 
     def release_dead_claims(self, company: str, now: datetime) -> int:
         """Claims held by a process of this host that is gone (killed, crashed) are

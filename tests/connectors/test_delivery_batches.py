@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from runner_support import (
     SECRET,
     free_port,
@@ -19,7 +20,7 @@ from runner_support import (
 
 from connectors.runner import POOL_MIN, Runner, render_statements
 from connectors.settings import load_settings
-from connectors.store.store import Store
+from connectors.store.store import Store, StoreError
 from core.actions import Action
 from core.texts import Sender
 
@@ -122,4 +123,28 @@ def test_an_email_is_marked_sent_with_the_next_attempt_and_may_have_been_sent_un
             assert received == n
             assert states[keys[n - 1]] == ("claimed", True)
             assert all(states[k] == ("sent", False) for k in keys[: n - 1])
+        assert {r.state for r in run.store.outbox_rows("acme")} == {"sent"}
+
+
+def test_a_sent_mark_the_store_refused_once_is_tried_again_before_leaving(
+    tmp_path: Path,
+) -> None:
+    """The batch's last e-mail is at the server; marking it sent fails once (the
+    database was busy): the cycle fails, but before leaving the runner marks it
+    again, and the second try records it."""
+    with smtp_server() as (handler, port):
+        run = runner_for(tmp_path, 3, port)
+        mark_delivered = run.store.mark_delivered
+        refused: list[int] = []
+
+        def busy_once(*args: Any, **kwargs: Any) -> None:
+            if not refused:
+                refused.append(1)
+                raise StoreError("database is locked")
+            mark_delivered(*args, **kwargs)
+
+        run.store.mark_delivered = busy_once  # type: ignore[method-assign]
+        with pytest.raises(StoreError):
+            run.cycle(run.settings.companies[0], today=TODAY)
+        assert refused and len(handler.messages) == 3
         assert {r.state for r in run.store.outbox_rows("acme")} == {"sent"}
