@@ -205,15 +205,17 @@ def _disposition(filename: str) -> bytes:
     value = "utf-8''" + quote(filename, safe=_ATTR_SAFE)
     if len(value) <= 60:
         return _fold("Content-Disposition", ["attachment;", f"filename*={value}"])
-    # Sections break between percent-escapes, never inside one.
+    # Sections break between characters, never inside one's percent-escapes: a
+    # client may decode each section on its own.
     sections: list[str] = []
-    start = 0
-    while start < len(value):
-        end = min(start + 60, len(value))
-        while end < len(value) and "%" in value[end - 2 : end]:
-            end -= 1
-        sections.append(value[start:end])
-        start = end
+    section = "utf-8''"
+    for char in filename:
+        escaped = quote(char, safe=_ATTR_SAFE)
+        if len(section) + len(escaped) > 60:
+            sections.append(section)
+            section = ""
+        section += escaped
+    sections.append(section)
     tokens = ["attachment;"]
     for n, section in enumerate(sections):
         tail = ";" if n < len(sections) - 1 else ""

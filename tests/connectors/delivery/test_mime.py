@@ -189,6 +189,21 @@ def test_long_non_ascii_file_name_is_split_into_rfc_2231_sections() -> None:
     assert b"filename*0*=utf-8''" in built and b"filename*1*=" in built
 
 
+def test_each_rfc_2231_section_decodes_on_its_own() -> None:
+    """A client may decode the sections one by one: none cuts a character's bytes."""
+    import re
+    from urllib.parse import unquote_to_bytes
+
+    for pad in range(4):
+        name = "x" * pad + "relevé – " + "é" * 40 + "€" * 20 + ".pdf"
+        outgoing = message(attachments=(Attachment(name, b"%PDF-1.4"),))
+        built = assert_same_reading(outgoing, smtp_settings()).decode("ascii")
+        sections = re.findall(r"filename\*\d+\*=([^;\s]+)", built)
+        assert len(sections) > 1
+        decoded = [unquote_to_bytes(s.removeprefix("utf-8''")).decode() for s in sections]
+        assert "".join(decoded) == name
+
+
 def test_an_invalid_address_is_a_permanent_error() -> None:
     from connectors.delivery.errors import DeliveryError
 
