@@ -27,8 +27,7 @@ import resource
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -36,6 +35,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from sync import Timings  # noqa: E402  (bench/sync.py: the runner Progress that times steps)
 
 TODAY = date(2026, 11, 24)  # a Tuesday
 NOW = datetime(2026, 11, 24, 10, 0)
@@ -152,22 +153,6 @@ class Fec:
 
     def write(self, path: Path) -> None:
         path.write_text("\n".join(self.lines) + "\n", encoding="utf-8")
-
-
-class Timings:
-    """A runner Progress that times each step instead of drawing it."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-
-    @contextmanager
-    def step(self, name: str, total: int | None = None) -> Iterator[Any]:
-        started, cpu = time.perf_counter(), time.process_time()
-        try:
-            yield lambda done: None
-        finally:
-            self.seconds[name] = time.perf_counter() - started
-            self.seconds[f"{name}_cpu"] = time.process_time() - cpu
 
 
 def write_config(folder: Path, fec: Path) -> Path:
