@@ -142,16 +142,19 @@ class Sage100Source:
     def _pull(self, cursor: str | None) -> Changes:
         state = _Cursor.parse(cursor)
         now = self.clock()
-        full = state is None or now - state.full >= timedelta(hours=self.options.full_every_hours)
+        # A database empty at the last full read has no watermark to start from:
+        # what was entered since is read in full.
+        full = (
+            state is None
+            or state.since is None
+            or now - state.full >= timedelta(hours=self.options.full_every_hours)
+        )
         with self._connected("reading the ledger") as connection:
-            if state is None or full:
+            if full or state is None or state.since is None:  # (narrows state for the else)
                 marks = connection.execute(queries.watermark()).one()
                 customers = self._customers(connection, None)
                 invoices, reminders = self._invoices(connection, None)
                 next_cursor = _Cursor(_latest(marks), now)
-            elif state.since is None:  # the database was empty: start from what it has now
-                marks = connection.execute(queries.watermark()).one()
-                return Changes(cursor=_Cursor(_latest(marks), state.full).dump())
             else:
                 marks = connection.execute(queries.watermark(lines=False)).one()
                 start = state.since - timedelta(minutes=self.options.overlap_minutes)

@@ -305,3 +305,33 @@ def test_the_cursor_moves_to_the_latest_line_change_read_and_never_back(
     assert json.loads(third.cursor or "")["since"] == later.isoformat()
     assert {i.id for i in third.invoices} == {i.id for i in second.invoices}
     assert {c.id for c in third.customers} == {"CBERNARD"}
+
+
+def test_lines_entered_after_a_first_read_of_an_empty_database_are_read_next(
+    tmp_path: object,
+) -> None:
+    """A company set up before its first entries: the next pull reads what was
+    entered since, instead of starting from it."""
+    from sqlalchemy import create_engine
+
+    url = f"sqlite:///{tmp_path}/new.db"
+    engine = create_engine(url)
+    sage_db.create_schema(engine)
+    sage_db.add(engine, "cbSysLibre", sage_db.LIBRE_ROWS)
+    source = make_source(url)
+    first = source.pull(None)
+    assert not first.invoices
+    sage_db.add(engine, "F_COMPTET", [sage_db.customer("CNEUF", "Client Neuf")])
+    sage_db.add(
+        engine,
+        "F_ECRITUREC",
+        [
+            sage_db.line(
+                1, "CNEUF", "FA00001", datetime(2026, 11, 20), "120", due=datetime(2026, 12, 20)
+            )
+        ],
+    )
+    second = source.pull(first.cursor)
+    engine.dispose()
+    assert [c.id for c in second.customers] == ["CNEUF"]
+    assert [i.number for i in second.invoices] == ["FA00001"]
