@@ -150,9 +150,12 @@ class RelanceActionLine(models.Model):
     _name = "relance.action.line"
     _description = "Invoice in a reminder"
     _order = "action_id, move_id"
+    # A run writes thousands of lines at once and nothing edits them afterwards: who
+    # and when are the action's, and every extra foreign key is a check per row.
+    _log_access = False
 
     action_id = fields.Many2one("relance.action", required=True, ondelete="cascade", index=True)
-    company_id = fields.Many2one(related="action_id.company_id", store=True, index=True)
+    company_id = fields.Many2one(related="action_id.company_id")
     move_id = fields.Many2one("account.move", string="Invoice", required=True, index=True)
     step = fields.Integer(required=True, help="The plan step the invoice had reached.")
     days_overdue = fields.Integer()

@@ -17,10 +17,7 @@ BUCKET_SELECTION = [
 assert tuple(code for code, _label in BUCKET_SELECTION) == AGE_BUCKETS
 
 
-AGED_COLUMNS = (
-    ("kpi_id", "int4"), ("company_id", "int4"), ("date", "date"),
-    ("partner_id", "int4"), ("bucket", "varchar"), ("amount", "numeric"),
-)  # fmt: skip
+AGED_COLUMNS = ("kpi_id", "company_id", "date", "partner_id", "bucket", "amount")
 
 
 def _figure(value):
@@ -56,9 +53,9 @@ class RelanceKpi(models.Model):
     ]
 
     @api.model
-    def _refresh(self, company, today, ledger=None, config=None):
+    def _refresh(self, company, today):
         """Recompute the company's KPIs of the day with core, replacing that day's."""
-        ledger, kpis = self.env["relance.service"]._kpis(company, today, ledger, config)
+        ledger, kpis = self.env["relance.service"]._kpis(company, today)
         self.search([("company_id", "=", company.id), ("date", "=", today)]).unlink()
         aged = {}
         t = today.toordinal()
@@ -103,8 +100,8 @@ class RelanceKpi(models.Model):
             }
         )
         # One row per customer and bucket: thousands on a large ledger, so one INSERT.
-        self.env["relance.service"]._insert_rows(
-            "relance_kpi_aged",
+        self.env["relance.service"]._copy_rows(
+            "relance.kpi.aged",
             AGED_COLUMNS,
             [
                 (kpi.id, company.id, today, partner, bucket, float(amount))
@@ -114,6 +111,15 @@ class RelanceKpi(models.Model):
         self.env["relance.kpi.aged"].invalidate_model()
         kpi.invalidate_recordset(["aged_ids"])
         return kpi
+
+    @api.model
+    def _cron_refresh(self):
+        """The snapshot of each run's day, in the job a run starts when it ends.  Only
+        right after the run: later, the ledger would have moved on from that day."""
+        companies = self.env["res.company"].search([("relance_kpi_pending", "=", True)])
+        for company in companies:
+            self._refresh(company, company.relance_last_run)
+        companies.relance_kpi_pending = False
 
     @api.model
     def action_refresh(self):

@@ -2,6 +2,7 @@
 into records (STYLE.md, "Relance's shape").  Every rule lives in core; this model only
 reads (set-based SQL), calls core and executes."""
 
+import io
 import json
 import logging
 import time
@@ -14,13 +15,12 @@ from odoo.tools import SQL
 
 from core.collector import collector_paused
 from core.engine import Planner
-from core.engine import record as journal_entry
 from core.errors import InputError
 from core.metrics import compute_kpis, customer_metrics
 from core.serialize import jsonable
 from core.texts import Sender, TemplateError, render_action
 
-from .. import mapping
+from .. import bulk, mapping
 
 _logger = logging.getLogger(__name__)
 
@@ -30,26 +30,6 @@ REPORTS = {
     "letter": "odoo_addon_relance.action_report_relance_letter",
     "formal_notice": "odoo_addon_relance.action_report_relance_formal_notice",
 }
-
-
-# A Python list as a typed PostgreSQL array, per column type.
-_ARRAY_OF = {
-    kind: f"%s::{kind}[]"
-    for kind in ("int4", "date", "varchar", "text", "numeric", "jsonb", "timestamp", "bool")
-}
-_NUMERIC_COLUMNS = frozenset(
-    {"step", "overdue_amount", "net_due", "total_interest", "total_indemnity", "interest_rate",
-     "priority"}
-)  # fmt: skip
-
-
-def _column_value(column, value):
-    """An ORM value as the database stores it (False is NULL, JSON as text)."""
-    if column == "explanation":
-        return json.dumps(value)
-    if column in _NUMERIC_COLUMNS:
-        return value
-    return value or None
 
 
 class RelanceService(models.AbstractModel):
@@ -74,7 +54,11 @@ class RelanceService(models.AbstractModel):
         """Posted receivable entries that are open, or fully paid in the last year."""
         year_ago = today - timedelta(days=HISTORY_DAYS)
         partner_filter = (
-            SQL("AND m.commercial_partner_id = ANY(%s)", list(partner_ids))
+            SQL(
+                "AND l.move_id IN (SELECT id FROM account_move"
+                " WHERE commercial_partner_id = ANY(%s))",
+                list(partner_ids),
+            )
             if partner_ids is not None
             else SQL()
         )
@@ -84,39 +68,47 @@ class RelanceService(models.AbstractModel):
         self.env["res.partner"].flush_model(["relance_promise_date"])
         self.env["relance.action"].flush_model()
         self.env["relance.action.line"].flush_model()
+        # The receivable accounts by id rather than through a join on their type: then
+        # PostgreSQL estimates the lines from its statistics and hash-joins them to the
+        # invoices (with the join it expected a few hundred rows, and looped over an
+        # index ten thousand times).
+        receivable = SQL(
+            """
+                l.company_id = %(company)s
+            AND l.parent_state = 'posted'
+            AND l.account_id = ANY(ARRAY(
+                    SELECT id FROM account_account WHERE account_type = 'asset_receivable'))
+            %(partner_filter)s
+            """,
+            company=company.id,
+            partner_filter=partner_filter,
+        )
         query = SQL(
             """
-            WITH rec AS (
-                SELECT l.id, l.move_id, l.amount_currency, l.amount_residual_currency,
-                       l.date_maturity, l.reconciled
+            WITH moves AS (
+                SELECT l.move_id,
+                       SUM(l.amount_currency) AS balance,
+                       SUM(l.amount_residual_currency) AS residual,
+                       COALESCE(MIN(l.date_maturity) FILTER (WHERE NOT l.reconciled),
+                                MAX(l.date_maturity)) AS due_date,
+                       BOOL_AND(l.reconciled) AS closed
                   FROM account_move_line l
-                  JOIN account_move m ON m.id = l.move_id
-                  JOIN account_account acc ON acc.id = l.account_id
-                 WHERE l.company_id = %(company)s
-                   AND l.parent_state = 'posted'
-                   AND acc.account_type = 'asset_receivable'
-                   AND m.commercial_partner_id IS NOT NULL
-                   %(partner_filter)s
+                 WHERE %(receivable)s
+                 GROUP BY l.move_id
             ),
             paid AS (
                 SELECT move_id, MAX(max_date) AS paid_date
-                  FROM (SELECT rec.move_id, apr.max_date
-                          FROM rec JOIN account_partial_reconcile apr ON apr.debit_move_id = rec.id
+                  FROM (SELECT l.move_id, apr.max_date
+                          FROM account_move_line l
+                          JOIN account_partial_reconcile apr ON apr.debit_move_id = l.id
+                         WHERE %(receivable)s
                         UNION ALL
-                        SELECT rec.move_id, apr.max_date
-                          FROM rec JOIN account_partial_reconcile apr ON apr.credit_move_id = rec.id
+                        SELECT l.move_id, apr.max_date
+                          FROM account_move_line l
+                          JOIN account_partial_reconcile apr ON apr.credit_move_id = l.id
+                         WHERE %(receivable)s
                        ) AS partials
                  GROUP BY move_id
-            ),
-            moves AS (
-                SELECT rec.move_id,
-                       SUM(rec.amount_currency) AS balance,
-                       SUM(rec.amount_residual_currency) AS residual,
-                       COALESCE(MIN(rec.date_maturity) FILTER (WHERE NOT rec.reconciled),
-                                MAX(rec.date_maturity)) AS due_date,
-                       BOOL_AND(rec.reconciled) AS closed
-                  FROM rec
-                 GROUP BY rec.move_id
             )
             SELECT mv.move_id, m.commercial_partner_id AS partner_id, m.name, m.date,
                    m.invoice_date, mv.due_date, mv.balance, mv.residual,
@@ -132,8 +124,7 @@ class RelanceService(models.AbstractModel):
              WHERE NOT mv.closed OR paid.paid_date > %(year_ago)s
              ORDER BY m.commercial_partner_id, mv.move_id
             """,
-            company=company.id,
-            partner_filter=partner_filter,
+            receivable=receivable,
             year_ago=year_ago,
         )
         self.env.cr.execute(query)
@@ -317,11 +308,9 @@ class RelanceService(models.AbstractModel):
         planner = Planner(ledger, config, today)
         return ledger, config, plans, planner, planner.run()
 
-    def _kpis(self, company, today, ledger=None, config=None):
-        if ledger is None:
-            ledger = self._build_ledger(company, today)
-        if config is None:
-            config, _plans = self._build_config(company)
+    def _kpis(self, company, today):
+        ledger = self._build_ledger(company, today)
+        config, _plans = self._build_config(company)
         planner = Planner(ledger, config, today)
         return ledger, compute_kpis(ledger, today, planner.journal_segments())
 
@@ -372,16 +361,15 @@ class RelanceService(models.AbstractModel):
         journaled = time.monotonic()
         result["skipped"] = self._execute(company, records, actions)
         executed = time.monotonic()
-        company.sudo().relance_last_run = today
-        # The KPIs of the day, on the ledger just planned plus today's journal.
-        ledger.reminders = [*ledger.reminders, *(journal_entry(a, today) for a in actions)]
-        ledger.index = None
-        self._refresh_kpis(company, today, ledger, config)
+        company.sudo().write({"relance_last_run": today, "relance_kpi_pending": True})
+        # The day's KPI snapshot is a job of its own, started right after this
+        # transaction: reporting does not hold up the reminders (nor their lock).
+        self.env.ref("odoo_addon_relance.ir_cron_relance_kpis")._trigger()
         _logger.info(
             "Relances: %s on %s: %d action(s) planned in %.2fs, texts in %.2fs, "
-            "journaled in %.2fs, executed in %.2fs, KPIs in %.2fs",
+            "journaled in %.2fs, executed in %.2fs",
             company.name, today, len(actions), planned - started, rendered - planned,
-            journaled - rendered, executed - journaled, time.monotonic() - executed,
+            journaled - rendered, executed - journaled,
         )  # fmt: skip
         return result
 
@@ -411,121 +399,99 @@ class RelanceService(models.AbstractModel):
             .with_context(active_test=False)
             .search([("name", "in", list({a.currency for a in actions}))])
         }
-        vals_list = []
+        rows = []
         for action, text in zip(actions, texts, strict=True):
-            vals_list.append(
-                {
-                    "company_id": company.id,
-                    "partner_id": int(action.customer_id),
-                    "date": today,
-                    "key": action.key,
-                    "plan": action.plan,
-                    "plan_id": plans[action.plan].id,
-                    "segment": action.segment,
-                    "step": action.step,
-                    "channel": action.channel,
-                    "template": action.template,
-                    "state": "queued" if action.channel in DOCUMENT_CHANNELS else "done",
-                    "currency_id": currencies.get(action.currency),
-                    "overdue_amount": float(action.overdue_amount),
-                    "net_due": float(action.net_due),
-                    "total_interest": float(action.total_interest),
-                    "total_indemnity": float(action.total_indemnity),
-                    "interest_rate": float(action.interest_rate * 100)
-                    if action.interest_rate is not None
-                    else 0.0,
-                    "payment_deadline": today + timedelta(days=action.payment_deadline_days)
+            rows.append(
+                (
+                    company.id,
+                    int(action.customer_id),
+                    today,
+                    action.key,
+                    action.plan,
+                    plans[action.plan].id,
+                    action.segment or None,
+                    action.step,
+                    action.channel,
+                    action.template or None,
+                    "queued" if action.channel in DOCUMENT_CHANNELS else "done",
+                    currencies.get(action.currency),
+                    action.overdue_amount,
+                    action.net_due,
+                    action.total_interest,
+                    action.total_indemnity,
+                    action.interest_rate * 100 if action.interest_rate is not None else 0,
+                    today + timedelta(days=action.payment_deadline_days)
                     if action.payment_deadline_days
-                    else False,
-                    "priority": float(action.priority),
-                    "subject": text.subject,
-                    "body": text.body,
-                    "language": text.language,
-                    "explanation": jsonable(action.explanation),
-                    "line_ids": [
-                        (
-                            0,
-                            0,
-                            {
-                                "move_id": int(inv.id),
-                                "step": inv.step,
-                                "days_overdue": inv.days_overdue,
-                                "open_amount": float(inv.open_amount),
-                                "interest": float(inv.interest or 0),
-                                "indemnity": float(inv.indemnity or 0),
-                            },
-                        )
-                        for inv in action.invoices
-                    ],
-                }
+                    else None,
+                    action.priority,
+                    text.subject or None,
+                    text.body or None,
+                    text.language or None,
+                    json.dumps(jsonable(action.explanation)),
+                )
             )
-        return self._insert_journal(vals_list)
+        return self._insert_journal(company, actions, rows)
 
-    # Columns written by the journal's bulk insert, with their database types.
+    # Columns written by the journal's bulk insert, in the order of _journal's rows.
     _ACTION_COLUMNS = (
-        ("company_id", "int4"), ("partner_id", "int4"), ("date", "date"), ("key", "varchar"),
-        ("plan", "varchar"), ("plan_id", "int4"), ("segment", "varchar"), ("step", "int4"),
-        ("channel", "varchar"), ("template", "varchar"), ("state", "varchar"),
-        ("currency_id", "int4"), ("overdue_amount", "numeric"), ("net_due", "numeric"),
-        ("total_interest", "numeric"), ("total_indemnity", "numeric"),
-        ("interest_rate", "numeric"), ("payment_deadline", "date"), ("priority", "numeric"),
-        ("subject", "varchar"), ("body", "text"), ("language", "varchar"),
-        ("explanation", "jsonb"),
+        "company_id", "partner_id", "date", "key", "plan", "plan_id", "segment", "step",
+        "channel", "template", "state", "currency_id", "overdue_amount", "net_due",
+        "total_interest", "total_indemnity", "interest_rate", "payment_deadline", "priority",
+        "subject", "body", "language", "explanation",
     )  # fmt: skip
     _LINE_COLUMNS = (
-        ("move_id", "int4"), ("step", "int4"), ("days_overdue", "int4"),
-        ("open_amount", "numeric"), ("interest", "numeric"), ("indemnity", "numeric"),
+        "action_id", "move_id", "step", "days_overdue", "open_amount", "interest", "indemnity",
     )  # fmt: skip
 
-    def _insert_rows(self, table, columns, rows, returning="id"):
-        """One INSERT for many rows, one array per column (the ORM's create costs
-        milliseconds per record, and a run journals thousands); returns the
-        ``returning`` column of the new rows."""
+    def _copy_rows(self, model, columns, rows):
+        """Many new records of ``model`` in one COPY (the ORM's create costs
+        milliseconds per record, and a run journals thousands).  ``rows`` hold the
+        values as the database stores them: None for no value."""
         if not rows:
-            return []
-        now, uid = fields.Datetime.now(), self.env.uid
-        columns = (*columns, ("create_uid", "int4"), ("create_date", "timestamp"),
-                   ("write_uid", "int4"), ("write_date", "timestamp"))  # fmt: skip
-        values = list(zip(*((*row, uid, now, uid, now) for row in rows), strict=True))
-        self.env.cr.execute(
-            SQL(
-                "INSERT INTO %s (%s) SELECT * FROM unnest(%s) RETURNING %s",
-                SQL.identifier(table),
-                SQL(", ").join(SQL.identifier(name) for name, _type in columns),
-                SQL(", ").join(
-                    SQL(_ARRAY_OF[kind], list(column))
-                    for (_name, kind), column in zip(columns, values, strict=True)
-                ),
-                SQL.identifier(returning),
-            )
+            return
+        records = self.env[model]
+        if records._log_access:
+            now, uid = fields.Datetime.now(), self.env.uid
+            columns = (*columns, "create_uid", "create_date", "write_uid", "write_date")
+            rows = [(*row, uid, now, uid, now) for row in rows]
+        statement = SQL(
+            "COPY %s (%s) FROM STDIN",
+            SQL.identifier(records._table),
+            SQL(", ").join(SQL.identifier(name) for name in columns),
         )
-        return [row[0] for row in self.env.cr.fetchall()]
+        self.env.cr.copy_expert(statement.code, io.StringIO(bulk.copy_text(rows)))
 
-    def _insert_journal(self, vals_list):
-        """Write the journal: actions, their invoice lines, and each invoice's reminder
-        level and date (the stored fields the ORM would recompute)."""
-        rows = [
-            tuple(_column_value(c, vals[c]) for c, _kind in self._ACTION_COLUMNS)
-            for vals in vals_list
-        ]
-        self._insert_rows("relance_action", self._ACTION_COLUMNS, rows, returning="key")
+    def _insert_journal(self, company, actions, rows):
+        """Write the journal: actions and their invoice lines.  Each invoice's reminder
+        level and escalation are read from these lines (see account.move)."""
+        self._copy_rows("relance.action", self._ACTION_COLUMNS, rows)
         # The ids by key (unique per company): no reliance on the order rows come back.
         self.env.cr.execute(
             SQL(
                 "SELECT key, id FROM relance_action WHERE company_id = %s AND key = ANY(%s)",
-                vals_list[0]["company_id"],
-                [vals["key"] for vals in vals_list],
+                company.id,
+                [action.key for action in actions],
             )
         )
         id_of = dict(self.env.cr.fetchall())
-        action_ids = [id_of[vals["key"]] for vals in vals_list]
-        line_rows = [
-            (id_of[vals["key"]], vals["company_id"], *(line[2][c] for c, _k in self._LINE_COLUMNS))
-            for vals in vals_list
-            for line in vals["line_ids"]
-        ]
-        line_columns = (("action_id", "int4"), ("company_id", "int4"), *self._LINE_COLUMNS)
-        self._insert_rows("relance_action_line", line_columns, line_rows)
+        action_ids = [id_of[action.key] for action in actions]
+        self._copy_rows(
+            "relance.action.line",
+            self._LINE_COLUMNS,
+            [
+                (
+                    action_id,
+                    int(inv.id),
+                    inv.step,
+                    inv.days_overdue,
+                    inv.open_amount,
+                    inv.interest or 0,
+                    inv.indemnity or 0,
+                )
+                for action_id, action in zip(action_ids, actions, strict=True)
+                for inv in action.invoices
+            ],
+        )
         self.env["relance.action"].invalidate_model()
         self.env["relance.action.line"].invalidate_model()
         self.env["account.move"].invalidate_model(
@@ -652,15 +618,13 @@ class RelanceService(models.AbstractModel):
         return partner.relance_collector_id or partner.user_id or self.env.user
 
     _ACTIVITY_COLUMNS = (
-        ("res_model_id", "int4"), ("res_model", "varchar"), ("res_id", "int4"),
-        ("res_name", "varchar"), ("activity_type_id", "int4"), ("summary", "varchar"),
-        ("note", "text"), ("date_deadline", "date"), ("user_id", "int4"),
-        ("user_tz", "varchar"), ("automated", "bool"), ("active", "bool"),
+        "res_model_id", "res_model", "res_id", "res_name", "activity_type_id", "summary",
+        "note", "date_deadline", "user_id", "user_tz", "automated", "active",
     )  # fmt: skip
 
     def _schedule(self, records, company, activity_xmlid, summary):
         """One activity per action on the customer, for its collector.  Written in one
-        INSERT: mail.activity's create() sanitizes and notifies record by record."""
+        COPY: mail.activity's create() sanitizes and notifies record by record."""
         activity_type = self.env.ref(activity_xmlid)
         model_id = self.env["ir.model"]._get_id("res.partner")
         users = {record.id: self._responsible(record, company) for record in records}
@@ -681,7 +645,7 @@ class RelanceService(models.AbstractModel):
             )
             for record in records
         ]
-        self._insert_rows("mail_activity", self._ACTIVITY_COLUMNS, rows)
+        self._copy_rows("mail.activity", self._ACTIVITY_COLUMNS, rows)
         self.env["mail.activity"].invalidate_model()
         self.env["res.partner"].invalidate_model(["activity_ids"])
         by_user = {}
@@ -738,11 +702,6 @@ class RelanceService(models.AbstractModel):
             record.write(
                 {"state": "done", "attachment_id": attachment.id, "message_id": message.id}
             )
-
-    # ------------------------------------------------------------------ KPIs
-
-    def _refresh_kpis(self, company, today, ledger=None, config=None):
-        self.env["relance.kpi"].sudo()._refresh(company, today, ledger, config)
 
     # ------------------------------------------------------------------ export
 

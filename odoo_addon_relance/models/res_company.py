@@ -34,6 +34,11 @@ class ResCompany(models.Model):
     )
     relance_notice_deadline_days = fields.Integer(string="Formal notice deadline (days)", default=8)
     relance_last_run = fields.Date(readonly=True)
+    relance_kpi_pending = fields.Boolean(
+        string="KPIs to compute",
+        readonly=True,
+        help="The last run's KPI snapshot is still to be computed.",
+    )
 
     def relance_run(self, today=None, dry_run=False):
         """Plan today's reminders with the Relance core and, unless ``dry_run``, execute

@@ -46,9 +46,35 @@ class TestKpiAndExport(RelanceCase):
         self.assertEqual(len(ledger.reminders), 2)
         self.assertEqual(plan(ledger, load_config(None, template_ids()), TODAY), [])
 
-    def test_kpis_equal_cores_kpis_on_the_exported_ledger(self):
+    def run_then_kpi_job(self):
+        """A run, then the KPI job it starts when it ends."""
         self.run_relance()
-        kpi = self.env["relance.kpi"].search([("company_id", "=", self.company.id)])
+        self.env["relance.kpi"]._cron_refresh()
+        return self.env["relance.kpi"].search([("company_id", "=", self.company.id)])
+
+    def test_an_executing_run_starts_the_kpi_job(self):
+        job = self.env.ref("odoo_addon_relance.ir_cron_relance_kpis")
+
+        def triggers():
+            return self.env["ir.cron.trigger"].search_count([("cron_id", "=", job.id)])
+
+        before = triggers()
+        self.run_relance(dry_run=True)
+        self.assertEqual(triggers(), before)
+        self.run_relance()
+        self.assertEqual(triggers(), before + 1)
+        self.assertTrue(self.company.relance_kpi_pending)
+
+    def test_the_kpi_job_snapshots_the_runs_day_once(self):
+        kpi = self.run_then_kpi_job()
+        self.assertEqual(kpi.date, TODAY)
+        self.assertFalse(self.company.relance_kpi_pending)
+        kpi.unlink()
+        self.env["relance.kpi"]._cron_refresh()  # the daily call, with no run since
+        self.assertFalse(self.env["relance.kpi"].search([("company_id", "=", self.company.id)]))
+
+    def test_kpis_equal_cores_kpis_on_the_exported_ledger(self):
+        kpi = self.run_then_kpi_job()
         ledger = self.exported()
         config = load_config(None, template_ids())
         expected = compute_kpis(ledger, TODAY, Planner(ledger, config, TODAY).journal_segments())
@@ -64,8 +90,7 @@ class TestKpiAndExport(RelanceCase):
         self.assertEqual(expected.aged_balance["31_60"], Decimal("3150.00"))
 
     def test_effectiveness_rows_per_step_channel_and_segment(self):
-        self.run_relance()
-        kpi = self.env["relance.kpi"].search([("company_id", "=", self.company.id)])
+        kpi = self.run_then_kpi_job()
         rows = {(r.plan, r.step, r.channel, r.segment): r.reminders for r in kpi.effectiveness_ids}
         expected = {
             ("standard", 4, "phone", "default"): 1,

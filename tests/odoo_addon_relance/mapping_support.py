@@ -1,4 +1,4 @@
-"""Load the addon's mapping module without importing the addon package (which needs Odoo)."""
+"""Load the addon's Odoo-free modules without importing the addon package (which needs Odoo)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,19 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-MAPPING_PATH = Path(__file__).resolve().parents[2] / "odoo_addon_relance" / "mapping.py"
+ADDON = Path(__file__).resolve().parents[2] / "odoo_addon_relance"
 
 
 def load_mapping() -> ModuleType:
-    name = "relance_odoo_mapping"
+    return load_addon_module("mapping")
+
+
+def load_addon_module(stem: str) -> ModuleType:
+    """One of the addon's Odoo-free modules (mapping, bulk), loaded from its file."""
+    name = f"relance_odoo_{stem}"
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, MAPPING_PATH)
+    spec = importlib.util.spec_from_file_location(name, ADDON / f"{stem}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
