@@ -8,6 +8,8 @@
     "author": "Relance, Odoo Community Association (OCA)",
     "license": "AGPL-3",
     "depends": ["account", "mail"],
+    # What the Relance core (on Odoo's Python path) needs beyond Odoo's own libraries.
+    "external_dependencies": {"python": ["holidays", "pydantic"]},
     "data": [
         "security/relance_security.xml",
         "security/ir.model.access.csv",
