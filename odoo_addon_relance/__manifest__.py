@@ -31,6 +31,5 @@
         "views/relance_menus.xml",
     ],
     "post_init_hook": "post_init_hook",
-    "installable": True,
     "application": True,
 }
