@@ -252,6 +252,9 @@ class Runner:
         cached = self._digests.pop(company.id, None)
         saved: StoredDigests | None = None
         with self.store.transaction() as tx:
+            # Another worker pulling this company: what it stores first is what this
+            # pull is compared with (read below, after the wait).
+            self.store.lock_company_pull(tx, company.id)
             if changes.full and changes.snapshot is not None:
                 count, touched, saved = self._pull_snapshot(
                     tx, company, source, changes.snapshot, cached

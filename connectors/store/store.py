@@ -633,6 +633,20 @@ class Store:
             self._upsert(connection, JOURNAL_LINES, lines, ["company", "reminder_key", "position"])
         return len(heads)
 
+    # -- pulls -------------------------------------------------------------
+
+    def lock_company_pull(self, tx: Tx, company: str) -> None:
+        """Wait until no other transaction is pulling into ``company``, and make the
+        next ones wait until ``tx`` ends.  Two workers pulling one company at once
+        both read the same stored digests and both write the same rows: the second
+        failed on a primary key and its pull was retried (PostgreSQL; a no-op on
+        SQLite, where one file has one writer at a time)."""
+        if self._dialect != "postgresql":
+            return
+        with self._errors(f"waiting for the pull of {company!r} by another worker"):
+            key = func.hashtextextended(f"relance pull {company}", 0)
+            tx.connection.execute(select(func.pg_advisory_xact_lock(key)))
+
     # -- snapshot digests -------------------------------------------------
 
     def snapshot_digests(self, tx: Tx, company: str) -> StoredDigests:
