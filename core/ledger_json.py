@@ -28,7 +28,8 @@ from core.index import NEVER_PAID, LedgerIndex, PaidSummary, keep
 from core.ledger import LEDGER_FORMAT, ledger_problems
 from core.model import Customer, Dispute, Invoice, Ledger, Reminder, ReminderLine
 
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
+# fullmatch: with match, "$" also matches before a final newline ("EUR\n").
+_CURRENCY = re.compile(r"[A-Z]{3}")
 _ZERO = Decimal("0.00")
 
 ChannelName = Literal["email", "sms", "letter", "phone", "formal_notice", "escalation"]
@@ -138,7 +139,7 @@ def _money_ok(value: Decimal | None) -> bool:
 
 
 def _build(raw: _Ledger) -> Ledger:
-    if raw.format != LEDGER_FORMAT or not _CURRENCY.match(raw.currency):
+    if raw.format != LEDGER_FORMAT or not _CURRENCY.fullmatch(raw.currency):
         raise _Invalid
     ledger = Ledger(currency=raw.currency)
     ledger.customers = [_customer(c) for c in raw.customers or ()]
@@ -347,7 +348,7 @@ def _invoice(
     currency = r.currency or default_currency
     shared = currencies.get(currency)
     if shared is None:
-        if not _CURRENCY.match(currency):
+        if not _CURRENCY.fullmatch(currency):
             raise _Invalid
         shared = currencies[currency] = currency
     if not amount.is_finite() or not open_amount.is_finite() or not 0 <= open_amount <= amount:

@@ -79,7 +79,8 @@ BOOK_CURRENCY = "EUR"  # a FEC is kept in euros
 
 _AMOUNT = re.compile(r"^[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)$")
 _DATE = re.compile(r"^\d{8}$")
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
+# fullmatch: with match, "$" also matches before a final newline ("EUR\n").
+_CURRENCY = re.compile(r"[A-Z]{3}")
 _ZERO = Decimal("0.00")
 _CENT = Decimal("0.01")
 _ZEROS = frozenset({"", "0", "0,00", "0.00", "0,0", "0.0", "0,000", "0.000"})
@@ -423,7 +424,7 @@ class _Reader:
             fx_text = fields[i_fx_amount].strip()
             fx_amount = money(fx_text, number, "Montantdevise") if fx_text else None
             currency = fields[i_fx].strip().upper()
-            if currency and not _CURRENCY.match(currency):
+            if currency and not _CURRENCY.fullmatch(currency):
                 raise self.error(
                     number,
                     "Idevise",

@@ -465,24 +465,27 @@ def test_value_outside_its_list_is_refused(
 
 
 @pytest.mark.parametrize(
-    ("change", "record"),
+    ("change", "record", "shown"),
     [
-        (lambda d: d["invoices"][1].update(currency="euro"), "invoices[1] (id 'F2')"),
-        (lambda d: d.update(currency="euro"), None),
+        (lambda d: d["invoices"][1].update(currency="euro"), "invoices[1] (id 'F2')", "'euro'"),
+        (lambda d: d.update(currency="euro"), None, "'euro'"),
+        (lambda d: d["invoices"][1].update(currency="EUR\n"), "invoices[1] (id 'F2')", "EUR"),
+        (lambda d: d.update(currency="EUR\n"), None, "EUR"),
     ],
-    ids=["invoice", "ledger"],
+    ids=["invoice", "ledger", "invoice-newline", "ledger-newline"],
 )
 def test_bad_currency_code_is_refused(
-    relance: Run, command: str, tmp_path: Path, change: Change, record: str | None
+    relance: Run, command: str, tmp_path: Path, change: Change, record: str | None, shown: str
 ) -> None:
-    """§2: amounts carry an ISO 4217 currency code ("EUR"), not a name."""
+    """§2: amounts carry an ISO 4217 currency code ("EUR"), not a name, and nothing
+    after it (not even a newline)."""
     path = broken_ledger(tmp_path, change)
     assert_one_error_line(
         run(relance, command, path),
         file=path,
         record=record,
         field="currency",
-        says=("ISO 4217", "'euro'"),
+        says=("ISO 4217", shown),
     )
 
 
