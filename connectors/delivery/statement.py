@@ -49,6 +49,7 @@ _PAD = 1.5  # mm of horizontal padding in a table cell
 _LINE_H = 5.5  # mm: a line of a table cell
 _VPAD = 0.8  # mm of padding above and below it
 _ROW_H = _LINE_H + 2 * _VPAD  # mm: a one-line table row
+_TITLE_H = 6  # mm: the title line above a table
 _GREY = (235, 235, 235)
 ZERO = Decimal(0)
 
@@ -263,7 +264,16 @@ class _Document(FPDF):
         rows: Sequence[Sequence[str]],
         widths: Sequence[float],
         align: Sequence[str],
+        *,
+        title: str | None = None,
     ) -> None:
+        """A table under its ``title``: both start on a new page when the title, the
+        headings and a first row would not fit at the bottom of this one."""
+        needed = self._heading_height(header, widths) + _ROW_H + (_TITLE_H if title else 0)
+        if self.will_page_break(needed):
+            self.add_page()
+        if title:
+            self.line_text(title, size=11, bold=True, h=_TITLE_H)
         self.font(9)
         if self._fits(header, rows, widths):
             self._cell_table(header, rows, widths, align)
@@ -301,6 +311,13 @@ class _Document(FPDF):
                 if self.get_string_width(self.t(value)) > width - 2 * _PAD:
                     return False
         return True
+
+    def _heading_height(self, header: Sequence[str], widths: Sequence[float]) -> float:
+        """The height of the headings row: one line, or as many as the tallest wraps to."""
+        self.font(9, bold=True)
+        lines = max(len(self._lines(v, w)) for v, w in zip(header, widths, strict=True))
+        self.font(9)
+        return _ROW_H if lines == 1 else lines * _LINE_H + 2 * _VPAD
 
     def _lines(self, value: str, width: float) -> list[str]:
         """``value`` broken into the lines of a column ``width`` wide (current font)."""
@@ -491,7 +508,6 @@ def _statement(
     doc.ln(2)
 
     # Invoices reminded.
-    doc.line_text(labels["listed"], size=11, bold=True, h=6)
     header = [labels["number"], labels["due_date"], labels["days"], labels["open"]]
     widths: list[float] = [55, 35, 35, 55]
     align = ["LEFT", "LEFT", "RIGHT", "RIGHT"]
@@ -508,11 +524,10 @@ def _statement(
                 money(inv.indemnity or ZERO, INDEMNITY_CURRENCY),
             ]
         rows.append(row)
-    doc.table_rows(header, rows, widths, align)
+    doc.table_rows(header, rows, widths, align, title=labels["listed"])
 
     # Other overdue invoices, for context.
     if action.context:
-        doc.line_text(labels["context"], size=11, bold=True, h=6)
         doc.table_rows(
             [labels["number"], labels["due_date"], labels["days"], labels["open"]],
             [
@@ -521,17 +536,18 @@ def _statement(
             ],
             [55, 35, 35, 55],
             ["LEFT", "LEFT", "RIGHT", "RIGHT"],
+            title=labels["context"],
         )
 
     # Open credit notes.
     credits_total = sum((c.open_amount for c in action.credits), ZERO)
     if action.credits:
-        doc.line_text(labels["credits"], size=11, bold=True, h=6)
         doc.table_rows(
             [labels["credit_number"], labels["amount"]],
             [[c.number, money(-c.open_amount)] for c in action.credits],
             [125, 55],
             ["LEFT", "RIGHT"],
+            title=labels["credits"],
         )
 
     # Totals.

@@ -243,3 +243,35 @@ def test_statement_with_credits_exceeding_invoices_owes_nothing() -> None:
     text = pdf_text(statement_pdf(reminder, customer(), sender(), TODAY, "fr"))
 
     assert "Net à payer " + fr("0.00") in text
+
+
+def last_lines_of_pages(data: bytes) -> list[str]:
+    """Each page's last line of text above its footer."""
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    last = []
+    for page in PdfReader(BytesIO(data)).pages:
+        lines = [line for line in (page.extract_text() or "").splitlines() if line.strip()]
+        body = [line for line in lines if "page " not in line]
+        last.append(body[-1] if body else "")
+    return last
+
+
+@pytest.mark.parametrize("invoices", range(18, 25))
+def test_a_table_title_and_its_headings_never_end_a_page(invoices: int) -> None:
+    """The "other overdue invoices" and "credit notes" tables start on the next page
+    when their title, headings and a first row do not fit at the bottom of this one.
+    From 18 to 24 invoices, one of the two starts at the bottom of the first page
+    (a page holds 24 invoice rows under the letterhead)."""
+    reminder = action(
+        [listed(f"FA-2026-{n:04d}", 10 + n, "100.00") for n in range(invoices)],
+        context=[ContextInvoice("FA-2025-0900", "FA-2025-0900", 90, Decimal("50.00"))],
+        credits=[Credit("AV-2026-0003", "AV-2026-0003", Decimal("10.00"))],
+    )
+
+    data = statement_pdf(reminder, customer(), sender(), TODAY, "fr")
+
+    for last in last_lines_of_pages(data)[:-1]:
+        assert not last.startswith(("Autres factures échues", "Avoirs déduits", "N° de"))
