@@ -131,11 +131,7 @@ def parse_fec_bytes(
     text = _decode(data, encoding, file)
     reader = _Reader(file, tuple(accounts))
     reader.read(_lines(text))
-    sales = (
-        frozenset(j.strip() for j in sales_journals)
-        if sales_journals is not None
-        else frozenset(reader.sales_journals)
-    )
+    sales = _sales_journals(sales_journals, reader)
     return _Builder(reader, sales, timedelta(days=default_payment_days)).ledger()
 
 
@@ -182,6 +178,13 @@ class Tracked:
         self.renamed = renamed
 
 
+def _sales_journals(named: Iterable[str] | None, reader: _Reader) -> frozenset[str]:
+    """The journals named in the settings, else those the file uses with 70x accounts."""
+    if named is not None:
+        return frozenset(j.strip() for j in named)
+    return frozenset(reader.sales_journals)
+
+
 def parse_fec_tracked(
     text: str,
     *,
@@ -194,11 +197,7 @@ def parse_fec_tracked(
     customer's lines (``Tracked``)."""
     reader = _Reader(file, accounts, track={})
     reader.read(_lines(text))
-    sales = (
-        frozenset(j.strip() for j in sales_journals)
-        if sales_journals is not None
-        else frozenset(reader.sales_journals)
-    )
+    sales = _sales_journals(sales_journals, reader)
     builder = _Builder(reader, sales, timedelta(days=default_payment_days))
     ledger = builder.ledger()
     header = next(_lines(text))[1]
