@@ -1,11 +1,16 @@
 """KPIs inside Odoo: core's metrics on the same ledger as the run, stored per day so
 that pivot and graph views can group them (the numbers are those of `relance kpi`)."""
 
+import logging
+
 from odoo import api, fields, models
+from odoo.exceptions import UserError
 
 from core.metrics import AGE_BUCKETS, age_bucket
 
 from .relance_plan import CHANNEL_SELECTION
+
+_logger = logging.getLogger(__name__)
 
 BUCKET_SELECTION = [
     ("not_due", "Not due"),
@@ -118,7 +123,13 @@ class RelanceKpi(models.Model):
         right after the run: later, the ledger would have moved on from that day."""
         companies = self.env["res.company"].search([("relance_kpi_pending", "=", True)])
         for company in companies:
-            self._refresh(company, company.relance_last_run)
+            # As the daily run does: one company's configuration problem is logged
+            # and does not stop the others (nor come back tomorrow, for a stale day).
+            try:
+                with self.env.cr.savepoint():
+                    self._refresh(company, company.relance_last_run)
+            except UserError as error:
+                _logger.error("Relances: KPIs of company %s failed: %s", company.name, error)
         companies.relance_kpi_pending = False
 
     @api.model

@@ -73,6 +73,17 @@ class TestKpiAndExport(RelanceCase):
         self.env["relance.kpi"]._cron_refresh()  # the daily call, with no run since
         self.assertFalse(self.env["relance.kpi"].search([("company_id", "=", self.company.id)]))
 
+    def test_a_configuration_problem_is_logged_and_clears_the_pending_snapshot(self):
+        self.run_relance()
+        # The default plan archived after the run: the configuration names a plan
+        # that no longer exists, and the KPIs cannot be computed.
+        self.env.ref("odoo_addon_relance.plan_standard").active = False
+        with self.assertLogs("odoo.addons.odoo_addon_relance", level="ERROR") as logged:
+            self.env["relance.kpi"]._cron_refresh()
+        self.assertIn("KPIs of company", logged.output[0])
+        self.assertFalse(self.company.relance_kpi_pending)
+        self.assertFalse(self.env["relance.kpi"].search([("company_id", "=", self.company.id)]))
+
     def test_kpis_equal_cores_kpis_on_the_exported_ledger(self):
         kpi = self.run_then_kpi_job()
         ledger = self.exported()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -12,6 +13,12 @@ from typing import Any
 import psycopg2
 import pytest
 from mapping_support import load_addon_module
+
+from connectors.demo import generate_ledger
+from core.config import load_config
+from core.engine import Planner
+from core.serialize import jsonable
+from core.texts import template_ids
 
 bulk = load_addon_module("bulk")
 
@@ -72,3 +79,15 @@ def test_a_reminder_text_comes_back_from_postgresql_unchanged(pg_cursor: Any) ->
     )  # fmt: skip
     assert back[1] == (None, None, None, None, False, None, None)
     assert back[2] == ("", Decimal("0.00"), date(2027, 1, 18), None, None, [], 0)
+
+
+def test_the_journal_stores_each_explanation_as_cores_json_of_it() -> None:
+    """The run dumps an explanation in one pass (``default=jsonable``); that must be
+    the JSON of ``jsonable(explanation)``, what the journal held before."""
+    today = date(2026, 11, 24)
+    ledger = generate_ledger(today, customers=60, invoices=600, seed=5)
+    actions = Planner(ledger, load_config(None, template_ids()), today).run()
+    assert actions
+    for action in actions:
+        explanation = action.explanation
+        assert json.dumps(explanation, default=jsonable) == json.dumps(jsonable(explanation))

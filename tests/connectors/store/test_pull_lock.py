@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 
@@ -25,15 +26,19 @@ HELD = 0.5  # seconds the first transaction keeps the lock
 
 
 @pytest.fixture
-def pg_store(store_url: str) -> Store:
+def pg_store(store_url: str) -> Iterator[Store]:
     if not store_url.startswith("postgresql"):
         pytest.skip("the pull lock is PostgreSQL's (one SQLite file has one writer)")
-    return Store.open(store_url)
+    store = Store.open(store_url)
+    try:
+        yield store
+    finally:
+        store.close()
 
 
-def held_for(store: Store, company: str, seconds: float) -> threading.Event:
-    """A transaction that takes the company's pull lock, holds it ``seconds``, commits.
-    The event is set once the lock is taken."""
+def held_for(store: Store, company: str, seconds: float) -> None:
+    """A transaction that takes the company's pull lock, holds it ``seconds``, commits;
+    returns once the lock is taken."""
     taken = threading.Event()
 
     def hold() -> None:
@@ -44,7 +49,6 @@ def held_for(store: Store, company: str, seconds: float) -> threading.Event:
 
     threading.Thread(target=hold, daemon=True).start()
     assert taken.wait(10)
-    return taken
 
 
 def test_a_pull_of_the_same_company_waits_for_the_lock_holder(pg_store: Store) -> None:
@@ -53,7 +57,6 @@ def test_a_pull_of_the_same_company_waits_for_the_lock_holder(pg_store: Store) -
     with pg_store.transaction() as tx:
         pg_store.lock_company_pull(tx, "acme")
         waited = time.monotonic() - began
-    pg_store.close()
     assert waited >= HELD * 0.9
 
 
@@ -63,7 +66,6 @@ def test_another_company_does_not_wait(pg_store: Store) -> None:
     with pg_store.transaction() as tx:
         pg_store.lock_company_pull(tx, "other")
     waited = time.monotonic() - began
-    pg_store.close()
     assert waited < HELD
 
 
@@ -96,7 +98,7 @@ def test_two_workers_applying_a_first_snapshot_at_once_both_succeed(
     for thread in threads:
         thread.join(timeout=120)
     waited = time.monotonic() - began
-    for store in [*workers, pg_store]:
+    for store in workers:
         store.close()
     assert errors == []
     assert sorted(pulled)[0] == 0 and sorted(pulled)[1] > 400  # customers and invoices
