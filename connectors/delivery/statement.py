@@ -170,6 +170,13 @@ _LABELS: dict[str, dict[str, str]] = {
 }
 
 
+def _heading_height(heading: Sequence[list[str]]) -> float:
+    """The headings row's height (``heading``: each one's lines): one line, or as many
+    as the tallest wraps to."""
+    lines = max(len(text) for text in heading)
+    return _ROW_H if lines == 1 else lines * _LINE_H + 2 * _VPAD
+
+
 def _labels(language: str) -> dict[str, str]:
     try:
         return _LABELS[language]
@@ -269,14 +276,17 @@ class _Document(FPDF):
     ) -> None:
         """A table under its ``title``: both start on a new page when the title, the
         headings and a first row would not fit at the bottom of this one."""
-        needed = self._heading_height(header, widths) + _ROW_H + (_TITLE_H if title else 0)
+        self.font(9, bold=True)
+        heading = [self._lines(value, width) for value, width in zip(header, widths, strict=True)]
+        self.font(9)
+        needed = _heading_height(heading) + _ROW_H + (_TITLE_H if title else 0)
         if self.will_page_break(needed):
             self.add_page()
         if title:
             self.line_text(title, size=11, bold=True, h=_TITLE_H)
         self.font(9)
-        if self._fits(header, rows, widths):
-            self._cell_table(header, rows, widths, align)
+        if self._fits(heading, rows, widths):
+            self._cell_table(heading, rows, widths, align)
             return
         with self.table(
             col_widths=tuple(widths),
@@ -296,28 +306,18 @@ class _Document(FPDF):
         self.ln(3)
 
     def _fits(
-        self, header: Sequence[str], rows: Sequence[Sequence[str]], widths: Sequence[float]
+        self, heading: Sequence[list[str]], rows: Sequence[Sequence[str]], widths: Sequence[float]
     ) -> bool:
         """Whether every value fits on one line of its column (the common case); a
-        heading may take up to three lines (the six columns of a formal notice)."""
-        self.font(9, bold=True)
-        for value, width in zip(header, widths, strict=True):
-            if len(self._lines(value, width)) > 3:
-                self.font(9)
-                return False
-        self.font(9)
+        heading (``heading``: each one's lines) may take up to three lines (the six
+        columns of a formal notice)."""
+        if any(len(lines) > 3 for lines in heading):
+            return False
         for values in rows:
             for value, width in zip(values, widths, strict=True):
                 if self.get_string_width(self.t(value)) > width - 2 * _PAD:
                     return False
         return True
-
-    def _heading_height(self, header: Sequence[str], widths: Sequence[float]) -> float:
-        """The height of the headings row: one line, or as many as the tallest wraps to."""
-        self.font(9, bold=True)
-        lines = max(len(self._lines(v, w)) for v, w in zip(header, widths, strict=True))
-        self.font(9)
-        return _ROW_H if lines == 1 else lines * _LINE_H + 2 * _VPAD
 
     def _lines(self, value: str, width: float) -> list[str]:
         """``value`` broken into the lines of a column ``width`` wide (current font)."""
@@ -330,7 +330,7 @@ class _Document(FPDF):
 
     def _cell_table(
         self,
-        header: Sequence[str],
+        heading: Sequence[list[str]],
         rows: Sequence[Sequence[str]],
         widths: Sequence[float],
         align: Sequence[str],
@@ -343,18 +343,17 @@ class _Document(FPDF):
         def heading_align(side: Align) -> Align:
             return Align.C if side == Align.R else side  # as table() sets its headings
 
-        def heading() -> None:
+        def headings() -> None:
             self.font(9, bold=True)
-            lines = [self._lines(value, width) for value, width in zip(header, widths, strict=True)]
-            if all(len(text) == 1 for text in lines):
-                for (only,), width, side in zip(lines, widths, aligns, strict=True):
+            if all(len(text) == 1 for text in heading):
+                for (only,), width, side in zip(heading, widths, aligns, strict=True):
                     self.cell(width, _ROW_H, only, border="B", align=heading_align(side), fill=True)
                 self.ln(_ROW_H)
             else:
                 # Wrapped headings: the row as high as the tallest, each centred in it.
-                height = max(len(text) for text in lines) * _LINE_H + 2 * _VPAD
+                height = _heading_height(heading)
                 x, y = self.get_x(), self.get_y()
-                for text, width, side in zip(lines, widths, aligns, strict=True):
+                for text, width, side in zip(heading, widths, aligns, strict=True):
                     self.set_xy(x, y)
                     self.cell(width, height, "", border="B", fill=True)
                     top = y + (height - len(text) * _LINE_H) / 2
@@ -365,11 +364,11 @@ class _Document(FPDF):
                 self.set_xy(self.l_margin, y + height)
             self.font(9)
 
-        heading()
+        headings()
         for values in rows:
             if self.will_page_break(_ROW_H):
                 self.add_page()
-                heading()
+                headings()
             for value, width, side in zip(values, widths, aligns, strict=True):
                 self.cell(width, _ROW_H, self.t(value), border="B", align=side)
             self.ln(_ROW_H)
