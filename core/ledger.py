@@ -72,8 +72,9 @@ _INVOICE_REQUIRED = ("id", "customer_id", "issue_date", "due_date", "amount", "o
 _DISPUTE_FIELDS = frozenset({"reason", "opened", "note", "closed"})
 _REMINDER_FIELDS = frozenset({"customer_id", "date", "plan", "channel", "key", "invoices"})
 _REMINDER_LINE_FIELDS = frozenset({"id", "step"})
-# fullmatch: with match, "$" also matches before a final newline ("EUR\n").
-_CURRENCY = re.compile(r"[A-Z]{3}")
+# An ISO 4217 code, checked with fullmatch: with match, "^...$" also took "EUR\n".
+# The one definition the ledger readers and the sources share.
+CURRENCY_CODE = re.compile(r"[A-Z]{3}")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -112,7 +113,7 @@ class _Reader:
         return parsed
 
     def currency(self, value: Any) -> str:
-        if not isinstance(value, str) or not _CURRENCY.fullmatch(value):
+        if not isinstance(value, str) or not CURRENCY_CODE.fullmatch(value):
             raise _Problem(
                 "currency", f"expected an ISO 4217 code such as 'EUR', got {_show(value)}"
             )
@@ -487,7 +488,7 @@ def _iter_problems(document: Any, *, release: bool, out: Ledger) -> Iterator[Inp
             f"expected '{LEDGER_FORMAT}', got {_show(document.get('format'))}", field="format"
         )
     currency = document.get("currency", "EUR")
-    if not isinstance(currency, str) or not _CURRENCY.fullmatch(currency):
+    if not isinstance(currency, str) or not CURRENCY_CODE.fullmatch(currency):
         yield InputError(
             f"expected an ISO 4217 code such as 'EUR', got {_show(currency)}", field="currency"
         )

@@ -14,7 +14,6 @@ standard library and that validator names the record and field.
 from __future__ import annotations
 
 import json
-import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import partial
@@ -25,11 +24,9 @@ import msgspec
 
 from core.errors import InputError
 from core.index import NEVER_PAID, LedgerIndex, PaidSummary, keep
-from core.ledger import LEDGER_FORMAT, ledger_problems
+from core.ledger import CURRENCY_CODE, LEDGER_FORMAT, ledger_problems
 from core.model import Customer, Dispute, Invoice, Ledger, Reminder, ReminderLine
 
-# fullmatch: with match, "$" also matches before a final newline ("EUR\n").
-_CURRENCY = re.compile(r"[A-Z]{3}")
 _ZERO = Decimal("0.00")
 
 ChannelName = Literal["email", "sms", "letter", "phone", "formal_notice", "escalation"]
@@ -139,7 +136,7 @@ def _money_ok(value: Decimal | None) -> bool:
 
 
 def _build(raw: _Ledger) -> Ledger:
-    if raw.format != LEDGER_FORMAT or not _CURRENCY.fullmatch(raw.currency):
+    if raw.format != LEDGER_FORMAT or not CURRENCY_CODE.fullmatch(raw.currency):
         raise _Invalid
     ledger = Ledger(currency=raw.currency)
     ledger.customers = [_customer(c) for c in raw.customers or ()]
@@ -348,7 +345,7 @@ def _invoice(
     currency = r.currency or default_currency
     shared = currencies.get(currency)
     if shared is None:
-        if not _CURRENCY.fullmatch(currency):
+        if not CURRENCY_CODE.fullmatch(currency):
             raise _Invalid
         shared = currencies[currency] = currency
     if not amount.is_finite() or not open_amount.is_finite() or not 0 <= open_amount <= amount:

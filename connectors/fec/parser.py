@@ -51,6 +51,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from core.errors import InputError
+from core.ledger import CURRENCY_CODE
 from core.model import Customer, Invoice, Ledger
 
 __all__ = ["FEC_COLUMNS", "parse_fec", "parse_fec_bytes"]
@@ -79,8 +80,6 @@ BOOK_CURRENCY = "EUR"  # a FEC is kept in euros
 
 _AMOUNT = re.compile(r"^[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)$")
 _DATE = re.compile(r"^\d{8}$")
-# fullmatch: with match, "$" also matches before a final newline ("EUR\n").
-_CURRENCY = re.compile(r"[A-Z]{3}")
 _ZERO = Decimal("0.00")
 _CENT = Decimal("0.01")
 _ZEROS = frozenset({"", "0", "0,00", "0.00", "0,0", "0.0", "0,000", "0.000"})
@@ -423,7 +422,7 @@ class _Reader:
             fx_text = fields[i_fx_amount].strip()
             fx_amount = money(fx_text, number, "Montantdevise") if fx_text else None
             currency = fields[i_fx].strip().upper()
-            if currency and not _CURRENCY.fullmatch(currency):
+            if currency and not CURRENCY_CODE.fullmatch(currency):
                 raise self.error(
                     number,
                     "Idevise",

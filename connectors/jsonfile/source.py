@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -49,7 +48,7 @@ from connectors.sources import (
 )
 from core.collector import collector_paused
 from core.errors import InputError
-from core.ledger import LEDGER_FORMAT
+from core.ledger import CURRENCY_CODE, LEDGER_FORMAT
 from core.ledger_json import decode_ledger
 from core.model import Customer, Invoice, Ledger, Reminder
 
@@ -60,7 +59,6 @@ _ZERO = Decimal("0.00")
 _RACY_NS = 2_000_000_000
 # Part of every record digest's context: a new way of reading records changes it.
 _READING = "jsonfile-bytes/1"
-_CURRENCY = re.compile(r"[A-Z]{3}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +215,7 @@ class _FileSnapshot:
             split = _RECORDS.decode(data)
         except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as error:
             raise _Doubt from error
-        if split.format != LEDGER_FORMAT or not _CURRENCY.fullmatch(split.currency):
+        if split.format != LEDGER_FORMAT or not CURRENCY_CODE.fullmatch(split.currency):
             raise _Doubt
         self._decode_all = decode_all
         self._head = (
