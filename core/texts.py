@@ -43,6 +43,7 @@ from importlib import resources
 from typing import Any
 
 import jinja2
+import jinja2.meta
 from babel.numbers import (
     format_currency,
     format_percent,
@@ -328,18 +329,33 @@ def _environment(language: str) -> _Sandbox:
     return env
 
 
+@dataclass(frozen=True)
+class _Compiled:
+    """A compiled template, and what its source reads: the variables it takes from
+    the data, and the templates it imports (None for a name chosen at render time)."""
+
+    template: jinja2.Template
+    variables: frozenset[str]
+    references: tuple[str | None, ...]
+
+
 @lru_cache(maxsize=256)
-def _compiled(language: str, name: str, source: str) -> jinja2.Template:
+def _compiled(language: str, name: str, source: str) -> _Compiled:
     """Compile ``source`` once per (language, name, source), or raise TemplateError."""
     env = _environment(language)
     template_id = name.split("/", 1)[-1]
     try:
-        code = env.compile(source, name=name, filename=name)
+        tree = env.parse(source, name=name, filename=name)
+        # Read before compiling: the code generator folds constants in the tree.
+        variables = frozenset(jinja2.meta.find_undeclared_variables(tree))
+        references = tuple(jinja2.meta.find_referenced_templates(tree))
+        code = env.compile(tree, name=name, filename=name)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(
             f"line {exc.lineno}: {exc.message}", template=template_id, language=language
         ) from exc
-    return env.template_class.from_code(env, code, env.make_globals(None))
+    template = env.template_class.from_code(env, code, env.make_globals(None))
+    return _Compiled(template, variables, references)
 
 
 def compile_template(source: str, name: str) -> None:
@@ -350,6 +366,43 @@ def compile_template(source: str, name: str) -> None:
     """
     language = _normalize_language(name.split("/", 1)[0]) if "/" in name else ""
     _compiled(language if language in SUPPORTED_LANGUAGES else "fr", name, source)
+
+
+def reads_history(template_id: str, overrides: Mapping[str, str] | None = None) -> bool:
+    """Whether the text ``template_id`` lists the customer's earlier reminders (reads
+    ``history``) in any language, itself or through a template it imports.  A caller
+    then gathers the journal of only the customers whose text lists it."""
+    if overrides:
+        return _reads_history(template_id, {**_shipped_sources(), **overrides})
+    return _shipped_reads_history(template_id)
+
+
+@cache
+def _shipped_reads_history(template_id: str) -> bool:
+    return _reads_history(template_id, _shipped_sources())
+
+
+def _reads_history(template_id: str, sources: Mapping[str, str]) -> bool:
+    pending = [f"{language}/{template_id}" for language in SUPPORTED_LANGUAGES]
+    seen: set[str] = set()
+    while pending:
+        name = pending.pop()
+        source = sources.get(name)
+        if name in seen or source is None:
+            continue
+        seen.add(name)
+        language = name.split("/", 1)[0]
+        try:
+            # Compiled as rendering will (and cached for it): the source is parsed once.
+            compiled = _compiled(
+                language if language in SUPPORTED_LANGUAGES else "fr", name, source
+            )
+        except TemplateError:
+            return True  # rendering reports it; until then, assume the worst
+        if "history" in compiled.variables or None in compiled.references:
+            return True  # None: a template chosen at render time may read anything
+        pending.extend(name for name in compiled.references if name is not None)
+    return False
 
 
 # Exceptions a (user) template can raise while rendering; all become TemplateError.
@@ -569,7 +622,7 @@ def render_action(
         source = (overrides or {}).get(name, shipped.get(name))
         if source is None or template_id.startswith("_"):
             continue
-        template = _compiled(lang, name, source)
+        template = _compiled(lang, name, source).template
         data = _template_data(action, customer, sender, today, lang, history)
         subject, body = _split_subject(_render(template, name, lang, data))
         return RenderedText(template=template_id, language=lang, subject=subject, body=body)

@@ -23,6 +23,7 @@ from core.texts import (
     compile_template,
     format_date,
     format_money,
+    reads_history,
     render_action,
     template_ids,
 )
@@ -615,3 +616,22 @@ def test_dict_methods_stay_reachable_from_a_template() -> None:
     source = "{{ customer.keys()|list|length > 3 }} {{ sender.get('name') }}"
     text = render(action("reminder_1"), overrides={"fr/reminder_1": source})
     assert text.body == f"True {SENDER.name}"
+
+
+def test_only_the_escalation_note_of_the_shipped_texts_lists_the_history() -> None:
+    assert [t for t in sorted(template_ids()) if reads_history(t)] == ["escalation"]
+
+
+def test_an_override_that_lists_the_history_reads_it() -> None:
+    override = {"en/reminder_1": "{% for r in history %}{{ r.date|date }}{% endfor %}"}
+    assert reads_history("reminder_1", override)
+    assert not reads_history("reminder_1")
+
+
+def test_history_read_in_an_imported_macro_counts() -> None:
+    overrides = {
+        "fr/_history": "{% macro listed() %}{{ history|length }}{% endmacro %}",
+        "fr/reminder_2": '{% import "fr/_history" as h with context %}{{ h.listed() }}',
+    }
+    assert reads_history("reminder_2", overrides)
+    assert not reads_history("reminder_2", {"fr/_history": overrides["fr/_history"]})
