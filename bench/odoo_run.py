@@ -11,6 +11,8 @@ and its parameters come from environment variables, because `odoo-bin shell` kee
                                  to later jobs, on N of them (rolled back); BENCH_PROFILE=FILE
                                  writes a cProfile of the run to FILE; BENCH_ROLLBACK=1 (or a
                                  profile) rolls an executing run back, so it can be repeated
+    BENCH_MODE=history           a year of earlier reminders in the addon's journal
+                                 (BENCH_HISTORY_DAYS, BENCH_HISTORY_PER_DAY), on a duplicate
     BENCH_MODE=oca               one OCA credit control run (it generates credit lines) on
                                  BENCH_DAY, committed; BENCH_OCA_SEND=N then times OCA's emailing
                                  of N customers' lines (rolled back)
@@ -351,7 +353,69 @@ def oca_send(env: Any, run: Any, sample: int) -> None:
     env.cr.rollback()
 
 
-MODES = {"generate": generate, "relance": relance, "oca": oca}
+# --- a journal that has run for a year ------------------------------------------------------
+
+
+def history(env: Any) -> None:
+    """A year of earlier reminders in the addon's journal, as a daily run leaves them:
+    BENCH_HISTORY_DAYS (365) days up to 31 days before day 0, BENCH_HISTORY_PER_DAY (150)
+    reminders a day to the customers in turn, 1-5 invoices each, at steps 1-3.  The
+    invoices they name are gone from the ledger (paid long ago): entries of the database
+    with no open receivable line stand for them.  So the day-0 plan is the same as
+    without this history (no cooldown reaches 31 days back, no open invoice was named),
+    and what the history costs is reading it, and the texts that list it."""
+    if "relance.action" not in env:
+        raise SystemExit("odoo_addon_relance is not installed on this database")
+    days = int(os.environ.get("BENCH_HISTORY_DAYS", "365"))
+    per_day = int(os.environ.get("BENCH_HISTORY_PER_DAY", "150"))
+    last = day0(env) - timedelta(days=31)
+    cr = env.cr
+    cr.execute(
+        """
+        SELECT array_agg(id ORDER BY id) FROM account_move m
+         WHERE NOT EXISTS (SELECT 1 FROM account_move_line l
+                            JOIN account_account a ON a.id = l.account_id
+                           WHERE l.move_id = m.id AND a.account_type = 'asset_receivable'
+                             AND NOT l.reconciled)
+        """
+    )
+    (moves,) = cr.fetchone()
+    began = time.perf_counter()
+    cr.execute(
+        """
+        INSERT INTO relance_action (company_id, partner_id, date, key, plan, plan_id, step,
+                                    channel, template, state, create_uid, create_date,
+                                    write_uid, write_date)
+        SELECT %(company)s, partners[1 + (n * 7919) %% cardinality(partners)],
+               %(last)s::date - (n / %(per_day)s)::int, 'bench-history-' || n, 'standard',
+               (SELECT id FROM relance_plan WHERE code = 'standard' LIMIT 1), 1 + n %% 3,
+               'email', 'reminder_1', 'done', %(uid)s, now(), %(uid)s, now()
+          FROM generate_series(0, %(count)s - 1) AS n,
+               (SELECT array_agg(DISTINCT commercial_partner_id ORDER BY commercial_partner_id)
+                  AS partners FROM account_move WHERE move_type = 'out_invoice') AS p
+        """,
+        {"company": env.company.id, "last": last, "per_day": per_day, "uid": env.uid,
+         "count": days * per_day},
+    )  # fmt: skip
+    cr.execute(
+        """
+        INSERT INTO relance_action_line (action_id, move_id, step)
+        SELECT a.id, (%(moves)s::int[])[1 + (a.id * 31 + j) %% %(n)s], a.step
+          FROM relance_action a, generate_series(0, a.id %% 5) AS j
+         WHERE a.key LIKE 'bench-history-%%'
+        """,
+        {"moves": moves, "n": len(moves)},
+    )
+    cr.execute("SELECT count(*), (SELECT count(*) FROM relance_action_line) FROM relance_action")
+    actions, lines = cr.fetchone()
+    env.cr.commit()
+    print(
+        f"journal history: {actions} actions, {lines} lines up to {last} "
+        f"({len(moves)} closed entries named), in {time.perf_counter() - began:.1f} s"
+    )
+
+
+MODES = {"generate": generate, "relance": relance, "oca": oca, "history": history}
 
 if __name__ == "__main__":
     mode = os.environ.get("BENCH_MODE", "")

@@ -154,27 +154,33 @@ def invoice_from_row(row: Mapping[str, Any], dispute: Dispute | None = None) -> 
 # --------------------------------------------------------------------------- journal
 
 
-def reminders_from_rows(rows: Iterable[Mapping[str, Any]]) -> list[Reminder]:
-    """Journal lines (one row per action and invoice, ordered by action) -> reminders."""
+JOURNAL_COLUMNS = ("key", "partner_id", "date", "plan", "channel", "move_id", "step")
+
+
+def reminders_from_rows(rows: Iterable[Sequence[Any]]) -> list[Reminder]:
+    """Journal lines -> reminders.  Each row holds JOURNAL_COLUMNS in that order, one
+    row per action and invoice (move_id None for an action without invoices), the
+    rows of an action next to each other.  Tuples, not dicts: a journal that has run
+    for a year is hundreds of thousands of rows."""
     reminders: list[Reminder] = []
-    lines: dict[str, list[ReminderLine]] = {}
-    for row in rows:
-        key = row["key"]
-        if key not in lines:
-            lines[key] = []
-            reminders.append(
-                Reminder(
-                    customer_id=str(row["partner_id"]),
-                    date=_day(row["date"]) or date.min,
-                    plan=row["plan"],
-                    channel=row["channel"],
-                    key=key,
-                )
-            )
-        if row.get("move_id"):
-            lines[key].append(ReminderLine(str(row["move_id"]), int(row["step"])))
-    for reminder in reminders:
-        reminder.invoices = tuple(sorted(lines[reminder.key]))
+    names: dict[int, str] = {}  # an invoice is named in many reminders: one string each
+    lines: list[ReminderLine] = []
+    last = None
+    for key, partner_id, day, plan, channel, move_id, step in rows:
+        if key != last:
+            if lines:
+                reminders[-1].invoices = tuple(sorted(lines))
+                lines = []
+            last = key
+            when = day if type(day) is date else _day(day) or date.min
+            reminders.append(Reminder(str(partner_id), when, plan, channel, key))
+        if move_id is not None:
+            name = names.get(move_id)
+            if name is None:
+                name = names[move_id] = str(move_id)
+            lines.append(ReminderLine(name, int(step)))
+    if lines:
+        reminders[-1].invoices = tuple(sorted(lines))
     return reminders
 
 
@@ -183,7 +189,7 @@ def build_ledger(
     customers: Iterable[Mapping[str, Any]],
     invoices: Iterable[Mapping[str, Any]],
     disputes: Iterable[Mapping[str, Any]],
-    journal: Iterable[Mapping[str, Any]],
+    journal: Iterable[Sequence[Any]],
 ) -> Ledger:
     """The whole snapshot core plans from.  Invoices of partners not in ``customers``
     (none, when the queries agree) would be bad input for core, so they are dropped."""

@@ -18,7 +18,7 @@ from core.engine import Planner
 from core.errors import InputError
 from core.metrics import compute_kpis, customer_metrics
 from core.serialize import jsonable
-from core.texts import Sender, TemplateError, render_action
+from core.texts import Sender, TemplateError, reads_history, render_action
 
 from .. import bulk, mapping
 
@@ -115,7 +115,7 @@ class RelanceService(models.AbstractModel):
                    cur.name AS currency, paid.paid_date,
                    GREATEST(m.relance_promise_date, p.relance_promise_date) AS promise_date,
                    m.relance_escalated_manual AS escalated,
-                   m.relance_factored AS factored
+                   m.relance_factored AS factored, mv.closed
               FROM moves mv
               JOIN account_move m ON m.id = mv.move_id
               JOIN res_partner p ON p.id = m.commercial_partner_id
@@ -130,12 +130,12 @@ class RelanceService(models.AbstractModel):
         self.env.cr.execute(query)
         rows = self.env.cr.dictfetchall()
         # A journaled escalation marks its invoices escalated (account.move.relance_escalated).
-        escalated = self._escalated_moves(company)
+        escalated = self._escalated_moves(company, [row["move_id"] for row in rows])
         for row in rows:
             row["escalated"] = row["escalated"] or row["move_id"] in escalated
         return rows
 
-    def _escalated_moves(self, company):
+    def _escalated_moves(self, company, move_ids):
         self.env.cr.execute(
             SQL(
                 """
@@ -143,8 +143,10 @@ class RelanceService(models.AbstractModel):
                   FROM relance_action_line l
                   JOIN relance_action a ON a.id = l.action_id
                  WHERE a.company_id = %s AND a.channel = 'escalation' AND a.state != 'skipped'
+                   AND l.move_id = ANY(%s)
                 """,
                 company.id,
+                move_ids,
             )
         )
         return {row[0] for row in self.env.cr.fetchall()}
@@ -210,7 +212,9 @@ class RelanceService(models.AbstractModel):
             for d in disputes
         ]
 
-    def _journal_rows(self, company, partner_ids=None):
+    def _journal_rows(self, company, partner_ids=None, where=None):
+        """The journal as mapping.JOURNAL_COLUMNS tuples, one per action and invoice;
+        ``where`` narrows the actions."""
         self.env["relance.action"].flush_model()
         self.env["relance.action.line"].flush_model()
         partner_filter = (
@@ -224,24 +228,52 @@ class RelanceService(models.AbstractModel):
                 SELECT a.key, a.partner_id, a.date, a.plan, a.channel, l.move_id, l.step
                   FROM relance_action a
                   LEFT JOIN relance_action_line l ON l.action_id = a.id
-                 WHERE a.company_id = %s %s
-                 ORDER BY a.id, l.move_id
+                 WHERE a.company_id = %s %s %s
+                 ORDER BY a.id
                 """,
                 company.id,
                 partner_filter,
+                SQL("AND %s", where) if where is not None else SQL(),
             )
         )
-        return self.env.cr.dictfetchall()
+        return self.env.cr.fetchall()
 
-    def _build_ledger(self, company, today, partner_ids=None):
+    def _planning_window(self, company, today, invoices):
+        """What of the journal planning reads: the actions of the longest cooldown
+        (the last reminder to a customer) and every action about an invoice still
+        open (its done step).  The rest (reminders about invoices since paid, older
+        than any cooldown) changes no plan, and is most of a journal that has run
+        for months.  Returns (first day, open invoice ids)."""
+        cooldown = max(self._plans(company).mapped("cooldown_days") or [0])
+        since = today - timedelta(days=max(cooldown, 0) + 1)
+        open_moves = [row["move_id"] for row in invoices if not row["closed"]]
+        return since, open_moves
+
+    @staticmethod
+    def _in_window(since, open_moves, inside=True):
+        condition = SQL(
+            "(a.date >= %s OR a.id IN (SELECT action_id FROM relance_action_line"
+            " WHERE move_id = ANY(%s)))",
+            since,
+            open_moves,
+        )
+        return condition if inside else SQL("NOT %s", condition)
+
+    def _build_ledger(self, company, today, partner_ids=None, planning=False):
+        """The core ledger of the company on ``today``.  ``planning``: with only the
+        journal planning reads (see _planning_window); the KPIs, the export and a
+        customer's state read all of it."""
         invoices = self._invoice_rows(company, today, partner_ids)
         partners = list(dict.fromkeys(row["partner_id"] for row in invoices))
+        where = None
+        if planning:
+            where = self._in_window(*self._planning_window(company, today, invoices))
         return mapping.build_ledger(
             currency=company.currency_id.name,
             customers=self._customer_rows(company, partners),
             invoices=invoices,
             disputes=self._dispute_rows([row["move_id"] for row in invoices]),
-            journal=self._journal_rows(company, partner_ids),
+            journal=self._journal_rows(company, partner_ids, where),
         )
 
     # ------------------------------------------------------------------ configuration
@@ -312,16 +344,19 @@ class RelanceService(models.AbstractModel):
 
     def _plan(self, company, today, partner_ids=None):
         """(ledger, config, plans by code, planner, actions) for one company and day."""
-        ledger = self._build_ledger(company, today, partner_ids)
+        ledger = self._build_ledger(company, today, partner_ids, planning=True)
         config, plans = self._build_config(company)
         planner = Planner(ledger, config, today)
         return ledger, config, plans, planner, planner.run()
 
     def _kpis(self, company, today):
-        ledger = self._build_ledger(company, today)
-        config, _plans = self._build_config(company)
-        planner = Planner(ledger, config, today)
-        return ledger, compute_kpis(ledger, today, planner.journal_segments())
+        # The whole journal and a year of paid invoices: as in a run, the cyclic
+        # collector would walk the new objects again and again for nothing.
+        with collector_paused():
+            ledger = self._build_ledger(company, today)
+            config, _plans = self._build_config(company)
+            planner = Planner(ledger, config, today)
+            return ledger, compute_kpis(ledger, today, planner.journal_segments())
 
     def _customer_state(self, company, partners, today):
         """Per partner id: (segment, explanation, metrics), computed by core."""
@@ -364,7 +399,7 @@ class RelanceService(models.AbstractModel):
         }
         if dry_run or not actions:
             return result
-        texts = self._render_texts(config, ledger, actions, today)
+        texts = self._render_texts(company, config, ledger, actions, today)
         rendered = time.monotonic()
         records = self._journal(company, today, plans, actions, texts)
         journaled = time.monotonic()
@@ -388,11 +423,24 @@ class RelanceService(models.AbstractModel):
         except TemplateError as error:
             raise UserError(self.env._("Relances text problem: %s", error)) from error
 
-    def _render_texts(self, config, ledger, actions, today):
+    def _text_history(self, company, ledger, actions):
+        """The reminders the texts may list: the planning ledger's and, for the
+        customers whose text lists their history (the escalation note), the older
+        ones its journal window left out."""
+        partner_ids = sorted(
+            {int(action.customer_id) for action in actions if reads_history(action.template)}
+        )
+        if not partner_ids:
+            return ledger.reminders
+        loaded = [reminder.key for reminder in ledger.reminders]
+        rows = self._journal_rows(company, partner_ids, SQL("a.key != ALL(%s)", loaded))
+        return [*ledger.reminders, *mapping.reminders_from_rows(rows)]
+
+    def _render_texts(self, company, config, ledger, actions, today):
         """Each action's text, rendered by core in the customer's language."""
         customers = {c.id: c for c in ledger.customers}
         history = {}
-        for reminder in ledger.reminders:
+        for reminder in self._text_history(company, ledger, actions):
             history.setdefault(reminder.customer_id, []).append(reminder)
         sender = Sender(**{**config.sender, "language": config.company_language})
         return [

@@ -136,16 +136,25 @@ def test_open_dispute_wins_over_a_later_closed_one() -> None:
     assert chosen["reason"] == "price"
 
 
-def test_journal_rows_group_into_reminders_with_their_lines() -> None:
+def test_journal_lines_group_into_reminders_with_their_invoices_in_core_order() -> None:
+    day = date(2026, 11, 1)
     rows = [
-        {"key": "k1", "partner_id": 3, "date": date(2026, 11, 1), "plan": "standard",
-         "channel": "email", "move_id": 9, "step": 2},
-        {"key": "k1", "partner_id": 3, "date": date(2026, 11, 1), "plan": "standard",
-         "channel": "email", "move_id": 7, "step": 1},
-    ]  # fmt: skip
-    (reminder,) = m.reminders_from_rows(rows)
-    assert reminder.customer_id == "3"
-    assert [(line.invoice_id, line.step) for line in reminder.invoices] == [("7", 1), ("9", 2)]
+        ("k1", 3, day, "standard", "email", 9, 2),
+        ("k1", 3, day, "standard", "email", 70, 1),
+        ("k1", 3, day, "standard", "email", 10, 1),
+        ("k2", 3, date(2026, 11, 8), "standard", "phone", None, None),
+        ("k3", 4, "2026-11-09", "standard", "email", 9, 3),
+    ]
+    first, second, third = m.reminders_from_rows(rows)
+    assert first.customer_id == "3"
+    # Invoice ids are strings in core: "10" < "70" < "9".
+    assert [(line.invoice_id, line.step) for line in first.invoices] == [
+        ("10", 1),
+        ("70", 1),
+        ("9", 2),
+    ]
+    assert second.invoices == () and second.step == 0
+    assert (third.customer_id, third.date, third.invoices) == ("4", date(2026, 11, 9), (("9", 3),))
 
 
 def test_invalid_plan_is_refused_with_cores_message_naming_the_step() -> None:
