@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -452,6 +452,18 @@ class Planner:
             return f"step {reached} reached and already done"
         step = plan.steps[reached - 1]
         return f"needs step {reached} ({step.channel}, {step.template}); done step {done}"
+
+
+def journal_needed_from(config: Config, today: date) -> date:
+    """The first day of the journal that planning ``today`` reads, beyond the
+    reminders naming an open invoice.  Of the journal, planning reads the done step
+    of each open invoice and each customer's last reminder, which holds reminders
+    back only while it is younger than the plan's cooldown.  So the reminders dated
+    from this day on, with those naming an invoice still open, plan exactly as the
+    whole journal does; a reader may leave the others out (months of reminders
+    about invoices since paid).  The KPIs and the texts' history read them all."""
+    longest = max((p.cooldown_days for p in config.plans.values()), default=0)
+    return today - timedelta(days=longest + 1)
 
 
 def plan(ledger: Ledger, config: Config, today: date) -> list[Action]:

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.actions import Action
-from core.engine import is_candidate, plan, record
+from core.engine import is_candidate, journal_needed_from, plan, record
 from core.model import Invoice, Ledger
 from core.serialize import action_to_json
 
@@ -227,3 +227,45 @@ def test_actions_come_out_by_priority_then_customer_then_currency(
     actions = plan(book, DEFAULTS, today)
     order = [(-a.priority, a.customer_id, a.currency) for a in actions]
     assert order == sorted(order)
+
+
+@PROPERTY_SETTINGS
+@given(ledgers(), st.sampled_from([0, 5, 30]))
+def test_the_journal_window_plans_what_the_whole_journal_plans(
+    case: tuple[Ledger, date], cooldown: int
+) -> None:
+    """journal_needed_from: the reminders from that day on and those naming an open
+    invoice are all planning reads; the others change no action."""
+    book, today = case
+    plans = {
+        name: replace(p, cooldown_days=cooldown if name == "standard" else p.cooldown_days)
+        for name, p in DEFAULTS.plans.items()
+    }
+    settings_ = replace(DEFAULTS, plans=plans)
+    start = journal_needed_from(settings_, today)
+    open_ids = {i.id for i in book.invoices if i.kind == "invoice" and i.open_amount > 0}
+    window = [
+        r
+        for r in book.reminders
+        if r.date >= start or any(line.invoice_id in open_ids for line in r.invoices)
+    ]
+    windowed = ledger(book.customers, book.invoices, window)
+    assert [action_to_json(a) for a in plan(windowed, settings_, today)] == [
+        action_to_json(a) for a in plan(book, settings_, today)
+    ]
+
+
+def test_the_journal_window_keeps_the_reminder_that_holds_a_customer_in_cooldown() -> None:
+    """Tuesday 2026-11-24, cooldown 5 days: a reminder of 20/11 about an invoice paid
+    since still holds the customer's other reminders, so the window must reach it."""
+    today = date(2026, 11, 24)
+    book = ledger(
+        [customer("C1")],
+        [
+            invoice("OPEN", "C1", due=today - timedelta(days=15)),
+            invoice("PAID", "C1", due=today - timedelta(days=40), open="0.00", paid_date=today),
+        ],
+        [reminder("C1", today - timedelta(days=4), "standard", [("PAID", 3)])],
+    )
+    assert plan(book, DEFAULTS, today) == []
+    assert journal_needed_from(DEFAULTS, today) <= today - timedelta(days=4)
