@@ -54,7 +54,7 @@ from connectors.store.store import (
 )
 from core.actions import Action
 from core.collector import collector_paused
-from core.engine import Planner, check_manual_plans
+from core.engine import Planner, check_manual_plans, journal_needed_from
 from core.model import ZERO, Customer
 from core.texts import RenderedText, Sender, choose_language, render_action
 
@@ -442,8 +442,15 @@ class Runner:
         # Reading and planning build many objects and no reference cycles: the
         # cyclic collector would walk them, and the whole heap, again and again.
         with collector_paused():
-            ledger = self.store.ledger(company.id, day, customers=customers)
             config = self.settings.config_for(company.id)
+            # Only the journal planning reads (core.engine.journal_needed_from): the
+            # months of reminders about invoices since paid change no plan.
+            ledger = self.store.ledger(
+                company.id,
+                day,
+                customers=customers,
+                journal_from=journal_needed_from(config, day),
+            )
             check_manual_plans(ledger, config)
             return Planner(ledger, config, day).run()
 

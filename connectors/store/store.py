@@ -41,6 +41,7 @@ from sqlalchemy import (
     or_,
     select,
     tuple_,
+    union,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -812,16 +813,25 @@ class Store:
         *,
         currency: str = "EUR",
         customers: Iterable[str] | None = None,
+        journal_from: date | None = None,
     ) -> Ledger:
         """The company's ledger as of ``today`` (DESIGN §2): its customers, its open
         invoices and credit notes and those paid in the last 365 days, and the
         whole journal.  Invoices whose customer is not in the store are left out,
         as a ledger file may not hold them.  With ``customers``, only those
-        customers, their invoices and their journal (a partial plan)."""
+        customers, their invoices and their journal (a partial plan).
+
+        With ``journal_from``, only the journal planning reads: the entries dated
+        from that day on, and those naming an open invoice.  Planning needs each
+        open invoice's done step and each customer's last reminder, so a day before
+        the longest cooldown gives the plan of the whole journal, without reading
+        the months of reminders about invoices since paid."""
         if customers is not None:
-            return self._partial_ledger(company, today, currency, sorted(set(customers)))
+            return self._partial_ledger(
+                company, today, currency, sorted(set(customers)), journal_from
+            )
         with self._read(f"reading the ledger of {company!r}", snapshot=True) as connection:
-            return self._ledger_part(connection, company, today, currency, None)
+            return self._ledger_part(connection, company, today, currency, None, journal_from)
 
     def _ledger_part(
         self,
@@ -830,6 +840,7 @@ class Store:
         today: date,
         currency: str,
         only: Sequence[str] | None,
+        journal_from: date | None = None,
     ) -> Ledger:
         """The ledger of the company, or of the customers ``only`` lists."""
         cutoff = today - timedelta(days=PAID_WINDOW_DAYS)
@@ -879,7 +890,7 @@ class Store:
             .where(invoice_filter, or_(i.is_open.is_(True), i.paid_date > cutoff))
             .order_by(i.customer_id, i.id)
         ).all()
-        reminders = self._journal(connection, company, only)
+        reminders = self._journal(connection, company, only, journal_from)
 
         customers = [
             Customer(
@@ -928,13 +939,20 @@ class Store:
         )
 
     def _partial_ledger(
-        self, company: str, today: date, currency: str, ids: Sequence[str]
+        self,
+        company: str,
+        today: date,
+        currency: str,
+        ids: Sequence[str],
+        journal_from: date | None,
     ) -> Ledger:
         """The ledger of these customers only, read chunk by chunk in one snapshot."""
         parts: list[Ledger] = []
         with self._read(f"reading part of the ledger of {company!r}", snapshot=True) as connection:
             for chunk in _chunks(ids, IN_CHUNK):
-                parts.append(self._ledger_part(connection, company, today, currency, chunk))
+                parts.append(
+                    self._ledger_part(connection, company, today, currency, chunk, journal_from)
+                )
         return Ledger(
             currency=currency,
             customers=[c for p in parts for c in p.customers],
@@ -945,22 +963,35 @@ class Store:
         )
 
     def _journal(
-        self, connection: Connection, company: str, customer_ids: Sequence[str] | None = None
+        self,
+        connection: Connection,
+        company: str,
+        customer_ids: Sequence[str] | None = None,
+        journal_from: date | None = None,
     ) -> list[Reminder]:
         """Journal entries (oldest first), in two queries: the entries, then their lines;
-        with ``customer_ids``, only those customers' entries."""
-        j, jl = JOURNAL.c, JOURNAL_LINES.c
-        heads = select(j.key, j.customer_id, j.date, j.plan, j.channel).where(j.company == company)
-        line_query = select(jl.reminder_key, jl.invoice_id, jl.step).where(jl.company == company)
+        with ``customer_ids``, only those customers' entries; with ``journal_from``,
+        only those dated from that day on or naming an open invoice."""
+        j, jl, i = JOURNAL.c, JOURNAL_LINES.c, INVOICES.c
+        chosen = [j.company == company]
         if customer_ids is not None:
-            heads = heads.where(j.customer_id.in_(customer_ids))
-            # The keys of these customers first (their index), then their lines by key:
-            # a join would walk every line of the company to keep the key order.
-            line_query = line_query.where(
-                jl.reminder_key.in_(
-                    select(j.key).where(j.company == company, j.customer_id.in_(customer_ids))
-                )
+            chosen.append(j.customer_id.in_(customer_ids))
+        if journal_from is not None:
+            # One set of keys (a union), not an OR of two conditions: PostgreSQL
+            # ran the subquery of ``date >= x OR key IN (...)`` once per entry.
+            recent = select(j.key).where(j.company == company, j.date >= journal_from)
+            naming_open = (
+                select(jl.reminder_key)
+                .join(INVOICES, and_(i.company == jl.company, i.id == jl.invoice_id))
+                .where(jl.company == company, i.is_open.is_(True))
             )
+            chosen.append(j.key.in_(union(recent, naming_open)))
+        heads = select(j.key, j.customer_id, j.date, j.plan, j.channel).where(*chosen)
+        line_query = select(jl.reminder_key, jl.invoice_id, jl.step).where(jl.company == company)
+        if customer_ids is not None or journal_from is not None:
+            # The keys of the entries chosen first (by their index), then their lines by
+            # key: a join would walk every line of the company to keep the key order.
+            line_query = line_query.where(jl.reminder_key.in_(select(j.key).where(*chosen)))
         lines: dict[str, list[ReminderLine]] = {}
         for key, invoice_id, step in connection.execute(
             line_query.order_by(jl.reminder_key, jl.position)

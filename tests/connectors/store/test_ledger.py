@@ -54,6 +54,29 @@ def test_ledger_holds_the_whole_journal_and_the_currency(store: Store) -> None:
     assert ledger.currency == "CHF"
 
 
+def test_a_planning_ledger_reads_the_recent_journal_and_what_names_an_open_invoice(
+    store: Store,
+) -> None:
+    """journal_from (core.engine.journal_needed_from): the entries from that day on and
+    those naming an open invoice, with all their lines; not the old ones about paid
+    invoices."""
+    old_about_paid = reminder(day=TODAY - timedelta(days=200), lines=(("PAID", 2),))
+    old_about_open = reminder(day=TODAY - timedelta(days=190), lines=(("OPEN", 1), ("PAID", 3)))
+    recent_about_paid = reminder(day=TODAY - timedelta(days=3), lines=(("PAID", 4),))
+    with store.transaction() as tx:
+        store.upsert_customers(tx, "acme", [customer()])
+        store.upsert_invoices(tx, "acme", [invoice("OPEN"), paid("PAID", TODAY - timedelta(10))])
+        store.upsert_reminders(tx, "acme", [old_about_paid, old_about_open, recent_about_paid])
+    since = TODAY - timedelta(days=6)
+    assert store.ledger("acme", TODAY, journal_from=since).reminders == [
+        old_about_open,
+        recent_about_paid,
+    ]
+    partial = store.ledger("acme", TODAY, customers=["C1"], journal_from=since)
+    assert partial.reminders == [old_about_open, recent_about_paid]
+    assert len(store.ledger("acme", TODAY).reminders) == 3
+
+
 def test_history_lists_a_customers_reminders_newest_first(store: Store) -> None:
     first = reminder("C1", date(2026, 3, 5), lines=(("F1", 1),))
     second = reminder("C1", date(2026, 3, 15), lines=(("F1", 2),))
