@@ -14,7 +14,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
 from core.collector import collector_paused
-from core.engine import Planner
+from core.engine import Planner, journal_needed_from
 from core.errors import InputError
 from core.metrics import compute_kpis, customer_metrics
 from core.serialize import jsonable
@@ -238,36 +238,26 @@ class RelanceService(models.AbstractModel):
         )
         return self.env.cr.fetchall()
 
-    def _planning_window(self, company, today, invoices):
-        """What of the journal planning reads: the actions of the longest cooldown
-        (the last reminder to a customer) and every action about an invoice still
-        open (its done step).  The rest (reminders about invoices since paid, older
-        than any cooldown) changes no plan, and is most of a journal that has run
-        for months.  Returns (first day, open invoice ids)."""
-        cooldown = max(self._plans(company).mapped("cooldown_days") or [0])
-        since = today - timedelta(days=max(cooldown, 0) + 1)
-        open_moves = [row["move_id"] for row in invoices if not row["closed"]]
-        return since, open_moves
-
-    @staticmethod
-    def _in_window(since, open_moves, inside=True):
-        condition = SQL(
-            "(a.date >= %s OR a.id IN (SELECT action_id FROM relance_action_line"
-            " WHERE move_id = ANY(%s)))",
-            since,
-            open_moves,
-        )
-        return condition if inside else SQL("NOT %s", condition)
-
-    def _build_ledger(self, company, today, partner_ids=None, planning=False):
-        """The core ledger of the company on ``today``.  ``planning``: with only the
-        journal planning reads (see _planning_window); the KPIs, the export and a
-        customer's state read all of it."""
+    def _build_ledger(self, company, today, partner_ids=None, journal_from=None):
+        """The core ledger of the company on ``today``.  With ``journal_from``
+        (core.engine.journal_needed_from), only the journal planning reads: the
+        actions from that day on and those naming an invoice still open.  The rest,
+        reminders about invoices since paid, changes no plan and is most of a
+        journal that has run for months; the KPIs, the export and a customer's
+        state read all of it."""
         invoices = self._invoice_rows(company, today, partner_ids)
         partners = list(dict.fromkeys(row["partner_id"] for row in invoices))
         where = None
-        if planning:
-            where = self._in_window(*self._planning_window(company, today, invoices))
+        if journal_from is not None:
+            # One set of ids (a union), not ``date >= x OR id IN (...)``: under an
+            # OR, PostgreSQL may run the subquery once per action.
+            where = SQL(
+                "a.id IN (SELECT id FROM relance_action WHERE company_id = %s AND date >= %s"
+                " UNION SELECT action_id FROM relance_action_line WHERE move_id = ANY(%s))",
+                company.id,
+                journal_from,
+                [row["move_id"] for row in invoices if not row["closed"]],
+            )
         return mapping.build_ledger(
             currency=company.currency_id.name,
             customers=self._customer_rows(company, partners),
@@ -344,8 +334,9 @@ class RelanceService(models.AbstractModel):
 
     def _plan(self, company, today, partner_ids=None):
         """(ledger, config, plans by code, planner, actions) for one company and day."""
-        ledger = self._build_ledger(company, today, partner_ids, planning=True)
         config, plans = self._build_config(company)
+        journal_from = journal_needed_from(config, today)
+        ledger = self._build_ledger(company, today, partner_ids, journal_from)
         planner = Planner(ledger, config, today)
         return ledger, config, plans, planner, planner.run()
 

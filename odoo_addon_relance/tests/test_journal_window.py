@@ -4,7 +4,7 @@ from datetime import timedelta
 from odoo.tests import tagged
 
 from core.config import load_config
-from core.engine import plan
+from core.engine import journal_needed_from, plan
 from core.ledger import load_ledger
 from core.texts import format_date, template_ids
 
@@ -76,7 +76,12 @@ class TestJournalWindow(RelanceCase):
         )
 
     def reminder_keys(self, planning):
-        ledger = self.env["relance.service"]._build_ledger(self.company, TODAY, planning=planning)
+        service = self.env["relance.service"]
+        since = None
+        if planning:
+            config, _plans = service._build_config(self.company)
+            since = journal_needed_from(config, TODAY)
+        ledger = service._build_ledger(self.company, TODAY, journal_from=since)
         return {r.key for r in ledger.reminders}
 
     def test_the_run_leaves_out_old_reminders_about_paid_invoices(self):
