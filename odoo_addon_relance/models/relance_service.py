@@ -414,7 +414,7 @@ class RelanceService(models.AbstractModel):
         except TemplateError as error:
             raise UserError(self.env._("Relances text problem: %s", error)) from error
 
-    def _text_history(self, company, ledger, actions):
+    def _text_history(self, company, config, ledger, actions, today):
         """The reminders the texts may list: the planning ledger's and, for the
         customers whose text lists their history (the escalation note), the older
         ones its journal window left out."""
@@ -423,15 +423,18 @@ class RelanceService(models.AbstractModel):
         )
         if not partner_ids:
             return ledger.reminders
-        loaded = [reminder.key for reminder in ledger.reminders]
-        rows = self._journal_rows(company, partner_ids, SQL("a.key != ALL(%s)", loaded))
-        return [*ledger.reminders, *mapping.reminders_from_rows(rows)]
+        # Their actions from before the window (those naming an open invoice are in
+        # the ledger already): by date and customer, no list of keys to compare.
+        before = SQL("a.date < %s", journal_needed_from(config, today))
+        loaded = {reminder.key for reminder in ledger.reminders}
+        older = mapping.reminders_from_rows(self._journal_rows(company, partner_ids, before))
+        return [*ledger.reminders, *(r for r in older if r.key not in loaded)]
 
     def _render_texts(self, company, config, ledger, actions, today):
         """Each action's text, rendered by core in the customer's language."""
         customers = {c.id: c for c in ledger.customers}
         history = {}
-        for reminder in self._text_history(company, ledger, actions):
+        for reminder in self._text_history(company, config, ledger, actions, today):
             history.setdefault(reminder.customer_id, []).append(reminder)
         sender = Sender(**{**config.sender, "language": config.company_language})
         return [
