@@ -429,9 +429,16 @@ class RelanceService(models.AbstractModel):
         )
         if not partner_ids:
             return ledger.reminders
-        # Their actions from before the window (those naming an open invoice are in
-        # the ledger already): by date and customer, no list of keys to compare.
-        before = SQL("a.date < %s", journal_needed_from(config, today))
+        # Their actions from before the window that name no open invoice (those that
+        # do are in the ledger already).  The ledger's open invoices are a subset of
+        # the window's: what both hold is dropped by key below.
+        open_moves = _int_array(i.id for i in ledger.invoices if i.open_amount > 0)
+        before = SQL(
+            "a.date < %s AND NOT EXISTS (SELECT 1 FROM relance_action_line o"
+            " WHERE o.action_id = a.id AND o.move_id = ANY(%s))",
+            journal_needed_from(config, today),
+            open_moves,
+        )
         loaded = {reminder.key for reminder in ledger.reminders}
         older = mapping.reminders_from_rows(self._journal_rows(company, partner_ids, before))
         return [*ledger.reminders, *(r for r in older if r.key not in loaded)]
