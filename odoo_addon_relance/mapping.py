@@ -154,14 +154,11 @@ def invoice_from_row(row: Mapping[str, Any], dispute: Dispute | None = None) -> 
 # --------------------------------------------------------------------------- journal
 
 
-JOURNAL_COLUMNS = ("key", "partner_id", "date", "plan", "channel", "move_id", "step")
-
-
 def reminders_from_rows(rows: Iterable[Sequence[Any]]) -> list[Reminder]:
-    """Journal lines -> reminders.  Each row holds JOURNAL_COLUMNS in that order, one
-    row per action and invoice (move_id None for an action without invoices), the
-    rows of an action next to each other.  Tuples, not dicts: a journal that has run
-    for a year is hundreds of thousands of rows."""
+    """Journal lines -> reminders.  Each row is (key, partner_id, date, plan, channel,
+    move_id, step), one per action and invoice (move_id None for an action without
+    invoices), the rows of an action next to each other.  Tuples, not dicts: a
+    journal that has run for a year is hundreds of thousands of rows."""
     reminders: list[Reminder] = []
     names: dict[int, str] = {}  # an invoice is named in many reminders: one string each
     lines: list[ReminderLine] = []

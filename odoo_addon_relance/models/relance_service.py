@@ -219,8 +219,8 @@ class RelanceService(models.AbstractModel):
         ]
 
     def _journal_rows(self, company, partner_ids=None, where=None):
-        """The journal as mapping.JOURNAL_COLUMNS tuples, one per action and invoice;
-        ``where`` narrows the actions."""
+        """The journal as the tuples mapping.reminders_from_rows reads, one per action
+        and invoice; ``where`` narrows the actions."""
         self.env["relance.action"].flush_model()
         self.env["relance.action.line"].flush_model()
         partner_filter = (
